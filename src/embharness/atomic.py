@@ -1,0 +1,75 @@
+"""Crash-safe file writes and inter-process locks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from embharness.errors import HarnessError
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write ``path`` via a temp file in the same folder, fsync, then rename over it.
+
+    A reader never sees a partial file; on any failure the old file (if any) stays intact.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HarnessError(
+            f"could not write {path}: {exc.strerror or exc}",
+            "free disk space or choose a writable folder; earlier results are untouched",
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Atomically write a text file."""
+    atomic_write(path, lambda handle: handle.write(text))
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    """Atomically write ``payload`` as indented JSON."""
+    atomic_write_text(path, json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, timeout: float = -1) -> Iterator[None]:
+    """Hold an inter-process lock on ``folder`` (a ``.lock`` file inside it)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(
+            f"folder {folder} is not writable: {exc.strerror or exc}",
+            "pass a writable folder (for example --results-dir) or fix its permissions",
+        ) from exc
+    with FileLock(str(folder / ".lock"), timeout=timeout):
+        yield
