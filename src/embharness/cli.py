@@ -1,0 +1,30 @@
+"""The ``embharness`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from embharness.errors import HarnessError
+from embharness.paths import configure_environment
+
+
+class HarnessGroup(click.Group):
+    """A click group that turns ``HarnessError`` into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            click.echo(f"error: {exc.one_line()}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=HarnessGroup)
+def main() -> None:
+    """Evaluate embedding models reproducibly through mteb."""
+    configure_environment()
+
+
+# --- command registration (each feature module owns its commands) ---
