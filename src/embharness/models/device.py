@@ -1,0 +1,39 @@
+"""Device and dtype choice: half precision on GPU, fp32 on CPU."""
+
+from __future__ import annotations
+
+import torch
+
+from embharness.errors import HarnessError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """``requested`` if given, else CUDA when available, else CPU."""
+    if requested:
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise HarnessError(
+                f"device {requested!r} requested but CUDA is not available",
+                "drop --device or run on a machine with a GPU",
+            )
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """``auto`` means fp16 on GPU (as the jina papers evaluated) and fp32 on CPU."""
+    if requested == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if requested not in DTYPES:
+        raise HarnessError(f"unknown dtype {requested!r}", f"use one of auto, {', '.join(DTYPES)}")
+    if device.type == "cpu" and requested != "float32":
+        raise HarnessError(
+            f"dtype {requested} is not supported on CPU here", "use dtype: auto or float32 on CPU"
+        )
+    return DTYPES[requested]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.float16`` → ``float16``."""
+    return str(dtype).removeprefix("torch.")

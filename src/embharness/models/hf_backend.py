@@ -1,0 +1,75 @@
+"""Backends over ``transformers`` models: plain AutoModel and jina-embeddings-v3's adapter model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from embharness.errors import HarnessError
+from embharness.models.backend import BackendInfo, Tokenized
+from embharness.models.pooling import POOLINGS
+
+
+def tokenize_with_truncation_count(tokenizer: Any, texts: list[str], max_length: int) -> Tokenized:
+    """Tokenize without padding; count texts that the max length cut short."""
+    encoded = tokenizer(texts, truncation=True, max_length=max_length, padding=False)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded]
+    features = [{k: encoded[k][i] for k in keys} for i in range(len(texts))]
+    encodings = getattr(encoded, "encodings", None) or []
+    truncated = sum(1 for enc in encodings if enc.overflowing)
+    return Tokenized(features, truncated)
+
+
+class HFBackend:
+    """AutoModel + tokenizer + a pooling function from the pooling table."""
+
+    def __init__(self, model: Any, tokenizer: Any, info: BackendInfo) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.info = info
+        self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        self.pool = POOLINGS[info.pooling]
+
+    def tokenize(self, texts: list[str]) -> Tokenized:
+        """Tokenize at the backend's max length."""
+        return tokenize_with_truncation_count(self.tokenizer, texts, self.info.max_length)
+
+    def _model_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+
+    def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
+        """Pooled final hidden states; this backend has no task adapters."""
+        if adapter is not None:
+            raise HarnessError(
+                f"model {self.info.name} has no task adapter {adapter!r}",
+                "remove the adapter from the spec",
+            )
+        output = self.model(**self._model_inputs(batch))
+        return self.pool(output[0], batch["attention_mask"])
+
+
+class AdapterMaskBackend(HFBackend):
+    """jina-embeddings-v3: LoRA task adapters chosen per batch with ``adapter_mask``."""
+
+    def adapter_id(self, adapter: str) -> int:
+        """The adapter's index in the model's ``_adaptation_map``."""
+        mapping = self.model._adaptation_map
+        if adapter not in mapping:
+            raise HarnessError(
+                f"model {self.info.name} has no adapter {adapter!r}",
+                f"use one of {', '.join(mapping)}",
+            )
+        return mapping[adapter]
+
+    def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
+        """Mean-pooled states with the adapter selected by ``adapter_mask`` (none: no LoRA)."""
+        inputs = self._model_inputs(batch)
+        if adapter is not None:
+            size = batch["input_ids"].shape[0]
+            inputs["adapter_mask"] = torch.full(
+                (size,), self.adapter_id(adapter), dtype=torch.int32, device=self.device
+            )
+        output = self.model(**inputs)
+        return self.pool(output[0], batch["attention_mask"])

@@ -1,0 +1,177 @@
+"""Read the harness's results folder (mteb's ResultCache layout) and its run records.
+
+Layout of a results folder ``R`` (it must be named ``results``, as mteb's cache expects):
+
+- ``R/<org__model>/<revision>/<Task>.json`` + ``model_meta.json``: full-dimension default runs;
+- ``R/<org__model>/<revision>/experiments/<name>/<Task>.json`` + ``model_meta.json``: runs with
+  ``experiment_kwargs`` such as ``{"embed_dim": 256}`` or ``{"max_samples": 20}`` (capped);
+- ``<folder of Task.json>/_embharness/<Task>.json``: the harness's run record (optional).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mteb
+from mteb.results import TaskResult
+
+from embharness.errors import HarnessError
+from embharness.report.mteb_tasks import task_or_none, task_type
+
+RECORD_FOLDER = "_embharness"
+EXPERIMENTS_FOLDER = "experiments"
+DIM_KWARGS = frozenset({"embed_dim", "max_samples"})
+
+
+def mteb_cache_for(results_dir: Path) -> mteb.ResultCache:
+    """An mteb ``ResultCache`` whose ``results`` folder is ``results_dir``."""
+    results_dir = Path(results_dir).resolve()
+    if results_dir.name != "results":
+        raise HarnessError(
+            f"results folder {results_dir} is not named 'results' (mteb's cache layout needs it)",
+            "pass the folder named 'results' that holds <org__model>/<revision>/",
+        )
+    if not results_dir.is_dir():
+        raise HarnessError(
+            f"results folder {results_dir} does not exist",
+            "run an evaluation first or pass --results pointing at an existing folder",
+        )
+    return mteb.ResultCache(cache_path=results_dir.parent)
+
+
+def read_json_or_none(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def run_record_path(result_path: Path) -> Path:
+    """Where the harness keeps the run record of the result file ``result_path``."""
+    return result_path.parent / RECORD_FOLDER / result_path.name
+
+
+def record_value(record: dict[str, Any] | None, *keys: str) -> Any:
+    """``record[k1][k2]…``, or None when the record or any key is missing."""
+    value: Any = record
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+@dataclass(frozen=True)
+class Run:
+    """One task result of one model variant, with its run record when there is one."""
+
+    model: str
+    revision: str
+    experiment: str | None
+    kwargs: dict[str, Any]
+    dim: int | None
+    full_dim: int | None
+    task: str
+    path: Path
+    result: TaskResult = field(repr=False)
+    record: dict[str, Any] | None = field(repr=False)
+
+    @property
+    def max_samples(self) -> int | None:
+        """The sample cap of a quick run, or None for a full run."""
+        cap = self.kwargs.get("max_samples", record_value(self.record, "task", "max_samples"))
+        return int(cap) if cap is not None else None
+
+    @property
+    def capped(self) -> bool:
+        """True for quick runs that must never be compared with published figures."""
+        return self.max_samples is not None
+
+    @property
+    def kind(self) -> str:
+        """``full`` (full dimension), ``dim`` (Matryoshka truncation) or ``other``."""
+        if self.experiment is None:
+            return "full"
+        if not self.kwargs or not set(self.kwargs) <= DIM_KWARGS:
+            return "other"
+        return "dim" if "embed_dim" in self.kwargs else "full"
+
+    @property
+    def task_type(self) -> str:
+        """mteb's task type, else the run record's, else ``unknown``."""
+        return task_type(self.task, record_value(self.record, "task", "type"))
+
+    def cells(self) -> list[tuple[str, str, float]]:
+        """(split, hf_subset, main score as a 0–1 fraction) for every scored cell."""
+        return [
+            (split, entry["hf_subset"], float(entry["main_score"]))
+            for split, entries in self.result.scores.items()
+            for entry in entries
+        ]
+
+    def score(self) -> float:
+        """Plain mean of the main score over all splits and subsets (0–1)."""
+        return statistics.fmean(cell[2] for cell in self.cells())
+
+    def missing_evaluations(self) -> dict[str, list[str]] | None:
+        """mteb's missing splits/subsets of this result; None when mteb lacks the task."""
+        task = task_or_none(self.task)
+        return None if task is None else self.result.get_missing_evaluations(task)
+
+
+def _meta_for(folder: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
+    if folder not in cache:
+        cache[folder] = read_json_or_none(folder / "model_meta.json") or {}
+    return cache[folder]
+
+
+def _identity(path: Path) -> tuple[Path, str | None]:
+    """(revision folder, experiment folder name or None) of a result file."""
+    if path.parent.parent.name == EXPERIMENTS_FOLDER:
+        return path.parent.parent.parent, path.parent.name
+    return path.parent, None
+
+
+def _run_from_path(path: Path, metas: dict[Path, dict[str, Any]]) -> Run:
+    revision_dir, experiment = _identity(path)
+    default_meta = _meta_for(revision_dir, metas)
+    meta = _meta_for(path.parent, metas)
+    record = read_json_or_none(run_record_path(path))
+    kwargs = dict(meta.get("experiment_kwargs") or {}) if experiment else {}
+    dim = kwargs.get("embed_dim", record_value(record, "model", "dim")) or meta.get("embed_dim")
+    full_dim = record_value(record, "model", "full_dim") or default_meta.get("embed_dim")
+    if experiment is None:
+        full_dim = full_dim or dim
+    try:
+        result = TaskResult.from_disk(path)
+    except ValueError as exc:
+        raise HarnessError(f"cannot read result {path}: {exc}", "re-run that task") from exc
+    return Run(
+        model=meta.get("name") or default_meta.get("name") or revision_dir.parent.name.replace("__", "/"),
+        revision=meta.get("revision") or default_meta.get("revision") or revision_dir.name,
+        experiment=experiment,
+        kwargs=kwargs,
+        dim=int(dim) if dim else None,
+        full_dim=int(full_dim) if full_dim else None,
+        task=result.task_name,
+        path=path,
+        result=result,
+        record=record,
+    )
+
+
+def load_runs(results_dir: Path) -> list[Run]:
+    """Every task result under ``results_dir``, default runs and experiments alike."""
+    cache = mteb_cache_for(results_dir)
+    paths = cache.get_cache_paths(
+        require_model_meta=False, include_remote=False, load_experiments="match_name"
+    )
+    metas: dict[Path, dict[str, Any]] = {}
+    runs = [_run_from_path(path, metas) for path in sorted(paths)]
+    return sorted(runs, key=lambda r: (r.model, r.revision, r.experiment or "", r.task))

@@ -1,0 +1,108 @@
+"""jina-code-embeddings 0.5b / 1.5b.
+
+Sources: arXiv 2508.21290v1 ("Efficient Code Embeddings from Code Generation Models", Jina AI,
+2025), Table 4b for the task types and the model cards for the prefixes, pooling and dims.
+"""
+
+from __future__ import annotations
+
+from embharness.specs.spec import ModelSpec, PromptPair
+
+SOURCES = (
+    "arXiv 2508.21290v1, Table 4b (task types) and Appendix C (evaluation settings)",
+    "huggingface.co/jinaai/jina-code-embeddings-0.5b model card (prefixes, pooling, dims)",
+)
+
+# Instruction prefixes per task type; prefix and text are joined with no separator.
+PROMPT_TYPES: dict[str, PromptPair] = {
+    "nl2code": PromptPair(
+        "Find the most relevant code snippet given the following query:\n",
+        "Candidate code snippet:\n",
+    ),
+    "qa": PromptPair(
+        "Find the most relevant answer given the following question:\n",
+        "Candidate answer:\n",
+    ),
+    "code2code": PromptPair(
+        "Find an equivalent code snippet given the following code snippet:\n",
+        "Candidate code snippet:\n",
+    ),
+    "code2nl": PromptPair(
+        "Find the most relevant comment given the following code snippet:\n",
+        "Candidate comment:\n",
+    ),
+    "code2completion": PromptPair(
+        "Find the most relevant completion given the following start of code snippet:\n",
+        "Candidate completion:\n",
+    ),
+}
+
+# Paper Table 4b, by mteb task name (benchmarks mteb lacks are listed by the paper's name).
+TASK_PROMPT_TYPES: dict[str, str] = {
+    "AppsRetrieval": "nl2code",
+    "CodeEditSearchRetrieval": "nl2code",
+    "CodeSearchNetRetrieval": "nl2code",
+    "CosQA": "nl2code",
+    "HumanEvalRetrieval": "nl2code",
+    "MBPPRetrieval": "nl2code",
+    "SWEbenchCodeRetrieval": "nl2code",
+    "SyntheticText2SQL": "nl2code",
+    "WikiSQLRetrieval": "nl2code",
+    "CodeChef": "nl2code",
+    "CommitPackFT": "nl2code",
+    "CoSQA+": "nl2code",
+    "Doc2Code": "nl2code",
+    "LeetCode": "nl2code",
+    "Spider": "nl2code",
+    "CodeFeedbackMT": "qa",
+    "CodeFeedbackST": "qa",
+    "DS1000Retrieval": "qa",
+    "MLQuestions": "qa",
+    "StackOverflowQA": "qa",
+    "CodeChefXLang": "code2code",
+    "CodeTransOceanContest": "code2code",
+    "CodeTransOceanDL": "code2code",
+    "COIRCodeSearchNetRetrieval": "code2nl",
+    "CodeSearchNetCCRetrieval": "code2completion",
+    # Offline tasks of this project, typed the way their mteb counterparts are.
+    "HumanEvalRetrievalOffline": "nl2code",
+    "PythonStdlibDocstringRetrieval": "nl2code",
+}
+
+# Fallback for tasks missing from the table, from mteb's task category (query→document modality).
+CATEGORY_PROMPT_TYPES: dict[str, str] = {
+    "t2c": "nl2code",
+    "c2t": "code2nl",
+    "c2c": "code2code",
+    "t2t": "qa",
+}
+DEFAULT_PROMPT_TYPE = "nl2code"
+
+
+def _spec(
+    size: str, embed_dim: int, dims: tuple[int, ...], n_params: int, rev: str | None
+) -> ModelSpec:
+    return ModelSpec(
+        name=f"jinaai/jina-code-embeddings-{size}",
+        revision=rev,
+        loader="jina_code",
+        embed_dim=embed_dim,
+        matryoshka_dims=dims,
+        max_tokens=32768,
+        default_max_length=8192,
+        pooling="last_token",
+        padding_side="left",
+        license="cc-by-nc-4.0",
+        n_parameters=n_params,
+        languages=("python", "eng"),
+        reference=f"https://huggingface.co/jinaai/jina-code-embeddings-{size}",
+        prompt_types=PROMPT_TYPES,
+        task_prompt_types=TASK_PROMPT_TYPES,
+        sources=SOURCES,
+    )
+
+
+# No hub commit is published in our sources, so no revision is pinned: a run must name one
+# (`revision:` in the sweep or --revision); the harness never guesses "main".
+JINA_CODE_05B = _spec("0.5b", 896, (64, 128, 256, 512, 896), 494_000_000, None)
+JINA_CODE_15B = _spec("1.5b", 1536, (128, 256, 512, 1024, 1536), 1_540_000_000, None)
