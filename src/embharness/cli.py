@@ -28,3 +28,8 @@ def main() -> None:
 
 
 # --- command registration (each feature module owns its commands) ---
+from embharness.commands.run import models, run, tasks  # noqa: E402
+
+main.add_command(run)
+main.add_command(models)
+main.add_command(tasks)

@@ -44,7 +44,6 @@ class BackendInfo:
             "loader": self.loader,
             "pooling": self.pooling,
             "dtype": self.dtype,
-            "max_length": self.max_length,
             "weights_hash": self.weights_hash,
             "peft_adapter": self.peft_adapter,
             **self.extra,
@@ -59,8 +58,8 @@ class Backend(Protocol):
     device: torch.device
     dtype: torch.dtype
 
-    def tokenize(self, texts: list[str]) -> Tokenized:
-        """Tokenize without padding, truncating at the backend's max length."""
+    def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
+        """Tokenize without padding, truncating at ``max_length`` tokens."""
         ...
 
     def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:

@@ -74,6 +74,7 @@ class EncodingEngine:
         backend: Backend,
         texts: list[str],
         adapter: str | None = None,
+        max_length: int | None = None,
         sink: BatchSink | None = None,
         description: str = "encode",
     ) -> np.ndarray:
@@ -81,7 +82,7 @@ class EncodingEngine:
 
         ``sink(indices, vectors)`` is called after each batch, so callers can persist progress.
         """
-        tokenized: Tokenized = backend.tokenize(texts)
+        tokenized: Tokenized = backend.tokenize(texts, max_length or backend.info.max_length)
         self.truncated += tokenized.truncated
         order = np.argsort(-np.asarray(tokenized.lengths()), kind="stable")
         out = np.empty((len(texts), backend.info.embed_dim), dtype=np.float32)

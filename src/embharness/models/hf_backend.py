@@ -32,9 +32,9 @@ class HFBackend:
         self.dtype = next(model.parameters()).dtype
         self.pool = POOLINGS[info.pooling]
 
-    def tokenize(self, texts: list[str]) -> Tokenized:
+    def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
         """Tokenize at the backend's max length."""
-        return tokenize_with_truncation_count(self.tokenizer, texts, self.info.max_length)
+        return tokenize_with_truncation_count(self.tokenizer, texts, max_length)
 
     def _model_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}

@@ -21,12 +21,12 @@ class STBackend:
         self.device = model.device
         self.dtype = next(model.parameters()).dtype
 
-    def tokenize(self, texts: list[str]) -> Tokenized:
+    def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
         """Strip (and lower-case when the model does) as sentence-transformers does."""
         cleaned = [str(t).strip() for t in texts]
         if getattr(self.first, "do_lower_case", False):
             cleaned = [t.lower() for t in cleaned]
-        return tokenize_with_truncation_count(self.tokenizer, cleaned, self.info.max_length)
+        return tokenize_with_truncation_count(self.tokenizer, cleaned, max_length)
 
     def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
         """The model's ``sentence_embedding`` output (its own pooling and normalisation)."""

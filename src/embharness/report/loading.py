@@ -153,7 +153,9 @@ def _run_from_path(path: Path, metas: dict[Path, dict[str, Any]]) -> Run:
     except ValueError as exc:
         raise HarnessError(f"cannot read result {path}: {exc}", "re-run that task") from exc
     return Run(
-        model=meta.get("name") or default_meta.get("name") or revision_dir.parent.name.replace("__", "/"),
+        model=meta.get("name")
+        or default_meta.get("name")
+        or revision_dir.parent.name.replace("__", "/"),
         revision=meta.get("revision") or default_meta.get("revision") or revision_dir.name,
         experiment=experiment,
         kwargs=kwargs,

@@ -1,0 +1,95 @@
+"""Expand a sweep into validated cells: one (model, task, dim) each, checked before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from embharness.errors import HarnessError
+from embharness.models.backend import BackendInfo
+from embharness.models.loading import LoadSettings, describe_backend
+from embharness.specs.registry import get_spec
+from embharness.specs.spec import ModelSpec
+from embharness.sweep import ModelEntry, Sweep, TaskEntry
+from embharness.tasks.registry import task_exists
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """A sweep model resolved to its spec, load settings and (unloaded) backend identity."""
+
+    entry: ModelEntry
+    spec: ModelSpec
+    load: LoadSettings
+    info: BackendInfo
+    dims: tuple[int, ...]
+
+
+def _spec_for(entry: ModelEntry) -> ModelSpec:
+    spec = get_spec(
+        entry.name, revision=entry.revision, local_path=entry.path, embed_dim=entry.embed_dim
+    )
+    if entry.trust_remote_code and not spec.trust_remote_code:
+        spec = replace(spec, trust_remote_code=True)
+    return spec
+
+
+def valid_dims(spec: ModelSpec, info: BackendInfo) -> tuple[int, ...]:
+    """The spec's dims that the checkpoint can produce (a smaller local checkpoint limits them)."""
+    return tuple(d for d in spec.dims if d <= info.embed_dim)
+
+
+def _check_dims(entry: ModelEntry, allowed: tuple[int, ...]) -> tuple[int, ...]:
+    dims = entry.dims or (max(allowed),)
+    bad = [d for d in dims if d not in allowed]
+    if bad:
+        raise HarnessError(
+            f"model {entry.name} cannot produce dim(s) {', '.join(map(str, bad))}",
+            f"choose from {', '.join(map(str, allowed))}",
+        )
+    return tuple(sorted(dims, reverse=True))
+
+
+def prepare_model(entry: ModelEntry, adapter: str | None = None) -> PreparedModel:
+    """Resolve one model entry; errors name the model and the fix."""
+    spec = _spec_for(entry)
+    load = LoadSettings(
+        device=entry.settings.device,
+        dtype=entry.settings.dtype,
+        max_length=entry.settings.max_length,
+        peft_adapter=adapter or entry.adapter,
+        merge_peft=entry.merge_adapter,
+    )
+    info = describe_backend(spec, load)
+    return PreparedModel(entry, spec, load, info, _check_dims(entry, valid_dims(spec, info)))
+
+
+def check_tasks(tasks: tuple[TaskEntry, ...]) -> None:
+    """Every task name must be known to mteb or to the offline registry."""
+    for task in tasks:
+        if not task_exists(task.name):
+            from embharness.tasks.registry import get_task
+
+            get_task(task.name)  # raises the one-line error with a suggestion
+
+
+def _select(items: tuple, names: list[str] | None, kind: str) -> tuple:
+    if not names:
+        return items
+    known = {item.name for item in items}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise HarnessError(
+            f"{kind} {', '.join(missing)} not in this sweep",
+            f"choose from {', '.join(sorted(known))}",
+        )
+    return tuple(item for item in items if item.name in names)
+
+
+def filter_sweep(
+    sweep: Sweep, models: list[str] | None, tasks: list[str] | None, dims: list[int] | None
+) -> Sweep:
+    """Restrict a sweep to some models, tasks and dims (the CLI's --models/--tasks/--dims)."""
+    chosen = _select(sweep.models, models, "model(s)")
+    if dims:
+        chosen = tuple(replace(m, dims=tuple(dims)) for m in chosen)
+    return replace(sweep, models=chosen, tasks=_select(sweep.tasks, tasks, "task(s)"))

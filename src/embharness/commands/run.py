@@ -1,0 +1,130 @@
+"""``embharness run``, ``models`` and ``tasks``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from embharness.paths import embedding_cache_dir
+from embharness.runner import OVERWRITE_MODES, CellOutcome, RunOptions, SweepRunner
+from embharness.specs.registry import get_spec, registered_names
+from embharness.sweep import load_sweep
+
+
+def _split_csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _score_of(runner: SweepRunner, outcome: CellOutcome) -> float | None:
+    if outcome.main_score is not None:
+        return outcome.main_score
+    model = next(m for m in runner.models if m.spec.name == outcome.model)
+    task = next(t for t in runner.sweep.tasks if t.name == outcome.task)
+    path = runner.store.result_path(runner._meta(model, task, outcome.dim), outcome.task)
+    record = path.parent / "_embharness" / path.name
+    try:
+        return float(json.loads(record.read_text())["main_score"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
+    click.echo(f"{'model':45} {'task':34} {'dim':>5} {'main score':>10}  status")
+    for outcome in outcomes:
+        score = _score_of(runner, outcome)
+        shown = f"{score:.4f}" if score is not None else "—"
+        click.echo(
+            f"{outcome.model:45} {outcome.task:34} {outcome.dim:>5} {shown:>10}  {outcome.status}"
+        )
+
+
+@click.command()
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+@click.option("--models", help="Comma-separated model names to run (default: all in the sweep).")
+@click.option("--tasks", help="Comma-separated task names to run (default: all in the sweep).")
+@click.option("--dims", help="Comma-separated Matryoshka dims, replacing the sweep's.")
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Results folder (mteb ResultCache layout).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Embedding cache folder [default: .cache/embeddings].",
+)
+@click.option("--no-cache", is_flag=True, help="Encode everything; read and write no cache.")
+@click.option(
+    "--overwrite",
+    type=click.Choice(OVERWRITE_MODES),
+    default="missing",
+    show_default=True,
+    help="missing: resume; always: recompute; never: keep any file.",
+)
+@click.option("--adapter", help="A peft LoRA adapter folder to apply to every model.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(
+    sweep_file: Path,
+    models: str | None,
+    tasks: str | None,
+    dims: str | None,
+    results_dir: Path,
+    cache_dir: Path | None,
+    no_cache: bool,
+    overwrite: str,
+    adapter: str | None,
+    quiet: bool,
+) -> None:
+    """Run SWEEP_FILE: every model × task × dim cell through mteb, resuming finished ones."""
+    from embharness.cells import filter_sweep
+    from embharness.errors import HarnessError
+
+    try:
+        dim_list = [int(d) for d in _split_csv(dims)] if dims else None
+    except ValueError as exc:
+        raise HarnessError(f"--dims must be integers, got {dims!r}", "e.g. --dims 64,128") from exc
+    sweep = filter_sweep(load_sweep(sweep_file), _split_csv(models), _split_csv(tasks), dim_list)
+    options = RunOptions(
+        results_dir,
+        None if no_cache else (cache_dir or embedding_cache_dir()),
+        overwrite,
+        show_progress=not quiet,
+    )
+    runner = SweepRunner(sweep, options, adapter)
+    _print_table(runner, runner.run())
+
+
+@click.command()
+def models() -> None:
+    """List registered models with their revisions and dims."""
+    for name in registered_names():
+        spec = get_spec(name)
+        dims = ",".join(map(str, spec.dims))
+        click.echo(
+            f"{name:45} rev={spec.revision or 'unpinned (set revision:)'}  dims={dims}  "
+            f"max_tokens={spec.max_tokens}  loader={spec.loader}"
+        )
+    click.echo("st:NAME / hf:NAME / a local folder: any sentence-transformers or HF model")
+
+
+@click.command()
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+def tasks(sweep_file: Path) -> None:
+    """List the tasks of SWEEP_FILE with their type, dataset revision and splits."""
+    from embharness.cells import check_tasks
+    from embharness.tasks.registry import get_task
+
+    sweep = load_sweep(sweep_file)
+    check_tasks(sweep.tasks)
+    for entry in sweep.tasks:
+        meta = get_task(entry.name).metadata
+        dataset = meta.dataset or {}
+        click.echo(
+            f"{entry.name:40} {meta.type:18} {dataset.get('path', '')}@"
+            f"{str(dataset.get('revision', ''))[:12]}  splits={','.join(meta.eval_splits)}"
+        )

@@ -1,0 +1,168 @@
+"""The bridge mteb calls: resolves the plan, serves vectors from the cache, encodes the misses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from mteb.models import AbsEncoder
+
+from embharness.hashing import text_digest
+from embharness.models.backend import Backend, BackendInfo
+from embharness.models.engine import EncodingEngine
+from embharness.plans import EncodingPlan, resolve_plan, side_for
+from embharness.specs.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from mteb import TaskMetadata
+    from mteb.models import ModelMeta
+
+    from embharness.cache import EmbeddingCache
+
+CACHE_FORMAT = 1
+FLUSH_ROWS = 2048
+
+
+def project(vectors: np.ndarray, dim: int) -> np.ndarray:
+    """Matryoshka projection: keep the first ``dim`` components, then L2-normalise."""
+    cut = np.asarray(vectors[:, :dim], dtype=np.float32)
+    norms = np.linalg.norm(cut, axis=1, keepdims=True)
+    return cut / np.maximum(norms, 1e-12)
+
+
+@dataclass
+class EncodeStats:
+    """Counters for one cell: cache hits and misses, encode time, truncations, plans used."""
+
+    hits: int = 0
+    misses: int = 0
+    encode_s: float = 0.0
+    truncated: int = 0
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class LazyBackend:
+    """Loads the model on first use only, so fully cached cells never load weights."""
+
+    def __init__(self, info: BackendInfo, load: Callable[[], Backend]) -> None:
+        self.info = info
+        self._load = load
+        self._backend: Backend | None = None
+
+    def get(self) -> Backend:
+        """The loaded backend."""
+        if self._backend is None:
+            self._backend = self._load()
+        return self._backend
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights have been loaded."""
+        return self._backend is not None
+
+
+def cache_key(info: BackendInfo, plan: EncodingPlan, max_length: int) -> dict[str, Any]:
+    """Every input that changes a vector, apart from the text itself."""
+    return {
+        "format": CACHE_FORMAT,
+        "model": info.cache_identity(),
+        "max_length": max_length,
+        "side": plan.side,
+        "prefix": plan.prefix,
+        "adapter": plan.adapter,
+    }
+
+
+class HarnessEncoder(AbsEncoder):
+    """An mteb encoder that runs a spec's rules through the cache and the shared engine."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        backend: LazyBackend,
+        meta: ModelMeta,
+        dim: int,
+        engine: EncodingEngine,
+        cache: EmbeddingCache | None = None,
+        max_length: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.mteb_model_meta = meta
+        self.dim = dim
+        self.engine = engine
+        self.cache = cache
+        self.max_length = max_length or backend.info.max_length
+        self.stats = EncodeStats()
+
+    def encode(
+        self,
+        inputs: Any,
+        *,
+        task_metadata: TaskMetadata,
+        hf_split: str,
+        hf_subset: str,
+        prompt_type: Any = None,
+        **kwargs: Any,
+    ) -> np.ndarray:
+        """Encode one mteb input stream at this encoder's dim."""
+        start = time.perf_counter()
+        texts = [text for batch in inputs for text in batch["text"]]
+        plan = resolve_plan(self.spec, task_metadata, side_for(prompt_type))
+        self.stats.plans[plan.side] = plan.as_dict()
+        projected = project(self.full_vectors(texts, plan), self.dim)
+        self.stats.encode_s += time.perf_counter() - start
+        return projected
+
+    def full_vectors(self, texts: list[str], plan: EncodingPlan) -> np.ndarray:
+        """Raw full-dim vectors for ``texts`` under ``plan``, from the cache where possible."""
+        unique = list(dict.fromkeys(texts))
+        digests = [text_digest(t) for t in unique]
+        namespace = (
+            self.cache.namespace(cache_key(self.backend.info, plan, self.max_length))
+            if self.cache
+            else None
+        )
+        found, missing = namespace.lookup(digests) if namespace else ({}, list(range(len(unique))))
+        self.stats.hits += len(found)
+        self.stats.misses += len(missing)
+        rows = np.empty((len(unique), self.backend.info.embed_dim), dtype=np.float32)
+        for position, vector in found.items():
+            rows[position] = vector
+        if missing:
+            rows[missing] = self._encode_missing(
+                [unique[i] for i in missing], plan, namespace, [digests[i] for i in missing]
+            )
+        position_of = {text: i for i, text in enumerate(unique)}
+        return rows[[position_of[t] for t in texts]]
+
+    def _encode_missing(
+        self, texts: list[str], plan: EncodingPlan, namespace: Any, digests: list[bytes]
+    ) -> np.ndarray:
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def flush() -> None:
+            if namespace is not None and pending:
+                indices = np.concatenate([p[0] for p in pending])
+                namespace.append(
+                    [digests[i] for i in indices], np.concatenate([p[1] for p in pending])
+                )
+            pending.clear()
+
+        def sink(indices: np.ndarray, vectors: np.ndarray) -> None:
+            pending.append((indices, vectors))
+            if sum(len(p[0]) for p in pending) >= FLUSH_ROWS:
+                flush()
+
+        backend = self.backend.get()
+        before = self.engine.truncated
+        prompted = [plan.prefix + text for text in texts]
+        vectors = self.engine.encode(
+            backend, prompted, plan.adapter, self.max_length, sink, f"encode {plan.side}"
+        )
+        flush()
+        self.stats.truncated += self.engine.truncated - before
+        return vectors

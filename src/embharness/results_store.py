@@ -1,0 +1,82 @@
+"""Results on disk in mteb's ResultCache layout, written atomically under a folder lock.
+
+``<root>/<org__model>/<revision>/[experiments/<name>/]<Task>.json`` plus ``model_meta.json``,
+and the harness's run record at ``.../_embharness/<Task>.json`` (mteb only reads ``*.json``
+directly inside the revision or experiment folder, so the record never looks like a result).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from embharness.atomic import atomic_write_json, folder_lock
+from embharness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from mteb import TaskResult
+    from mteb.models import ModelMeta
+
+RECORD_FOLDER = "_embharness"
+
+
+class ResultsStore:
+    """Reads and writes cell results under ``root`` (a folder named ``results``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def cell_folder(self, meta: ModelMeta) -> Path:
+        """The revision folder, or the experiment folder for a non-default run."""
+        folder = self.root / meta.model_name_as_path() / (meta.revision or "no_revision_available")
+        return folder / "experiments" / meta.experiment_name if meta.experiment_name else folder
+
+    def result_path(self, meta: ModelMeta, task_name: str) -> Path:
+        """Where the cell's mteb result lives."""
+        return self.cell_folder(meta) / f"{task_name}.json"
+
+    def covers(self, meta: ModelMeta, task_name: str, splits: list[str]) -> bool:
+        """Whether a readable result exists with every requested split."""
+        path = self.result_path(meta, task_name)
+        try:
+            scores = json.loads(path.read_text())["scores"]
+        except (OSError, ValueError, KeyError):
+            return False
+        return all(split in scores for split in splits)
+
+    def exists(self, meta: ModelMeta, task_name: str) -> bool:
+        """Whether any result file exists for the cell."""
+        return self.result_path(meta, task_name).exists()
+
+    def check_writable(self) -> None:
+        """Fail early, with one line, when the results folder can't be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe"):
+                pass
+        except OSError as exc:
+            raise HarnessError(
+                f"results folder {self.root} is not writable: {exc.strerror or exc}",
+                "pass --results-dir to a writable folder or fix its permissions",
+            ) from exc
+
+    def write(self, result: TaskResult, meta: ModelMeta, record: dict[str, Any]) -> Path:
+        """Write the run record, model_meta.json, then the result (its presence marks done)."""
+        folder = self.cell_folder(meta)
+        path = folder / f"{result.task_name}.json"
+        with folder_lock(self.root):
+            atomic_write_json(folder / RECORD_FOLDER / f"{result.task_name}.json", record)
+            atomic_write_json(folder / "model_meta.json", meta.to_dict())
+            atomic_write_json(path, _result_payload(result))
+        return path
+
+
+def _result_payload(result: TaskResult) -> dict[str, Any]:
+    """The JSON that ``TaskResult.to_disk`` would write, produced without touching disk."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / "result.json"
+        result.to_disk(scratch)
+        payload = json.loads(scratch.read_text())
+    return payload

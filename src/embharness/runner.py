@@ -1,0 +1,179 @@
+"""Run a sweep: every (model, task, dim) cell through ``mteb.evaluate``, resumable and cached.
+
+Dims of one model share one encode: every dim's encoder reads the same full-dim vectors from
+the embedding cache and projects them, so only the first dim of a task pays for the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from embharness.cache import EmbeddingCache
+from embharness.cells import PreparedModel, check_tasks, prepare_model
+from embharness.encoder import HarnessEncoder, LazyBackend
+from embharness.errors import HarnessError
+from embharness.hub import ensure_available
+from embharness.models.engine import EncodingEngine
+from embharness.models.loading import load_backend
+from embharness.results_store import ResultsStore
+from embharness.run_record import build_record
+from embharness.sweep import Sweep, TaskEntry
+from embharness.task_loading import TaskLoader
+
+log = logging.getLogger(__name__)
+OVERWRITE_MODES = ("missing", "always", "never")
+
+
+@dataclass
+class CellOutcome:
+    """What happened to one cell."""
+
+    model: str
+    task: str
+    dim: int
+    status: str
+    main_score: float | None = None
+    wall_s: float = 0.0
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunOptions:
+    """Where results and cached vectors go, and when to recompute."""
+
+    results_dir: Path
+    cache_dir: Path | None
+    overwrite: str = "missing"
+    show_progress: bool = True
+
+
+def _main_score(task_result: Any) -> float:
+    return float(task_result.get_score())
+
+
+def _max_length(model: PreparedModel, task: TaskEntry) -> int:
+    return model.entry.task_max_length.get(task.name) or task.max_length or model.info.max_length
+
+
+class SweepRunner:
+    """Executes the cells of a sweep in order, skipping finished ones."""
+
+    def __init__(self, sweep: Sweep, options: RunOptions, adapter: str | None = None) -> None:
+        if options.overwrite not in OVERWRITE_MODES:
+            raise HarnessError(
+                f"unknown --overwrite {options.overwrite!r}",
+                f"use one of {', '.join(OVERWRITE_MODES)}",
+            )
+        check_tasks(sweep.tasks)
+        self.sweep = sweep
+        self.options = options
+        self.models = [prepare_model(m, adapter) for m in sweep.models]
+        self.store = ResultsStore(options.results_dir)
+        self.cache = EmbeddingCache(options.cache_dir) if options.cache_dir else None
+        self.tasks = TaskLoader()
+        self.total = sum(len(m.dims) for m in self.models) * len(sweep.tasks)
+        self.done = 0
+
+    def run(self) -> list[CellOutcome]:
+        """Run every cell; returns one outcome per cell."""
+        self.store.check_writable()
+        outcomes: list[CellOutcome] = []
+        for model in self.models:
+            backend = LazyBackend(model.info, lambda m=model: self._load(m))
+            for task in self.sweep.tasks:
+                outcomes.extend(self._run_task(model, backend, task))
+        return outcomes
+
+    def _load(self, model: PreparedModel) -> Any:
+        if not model.info.weights_hash:
+            ensure_available(model.spec.name, model.spec.revision)
+        return load_backend(model.spec, model.load)
+
+    def _meta(self, model: PreparedModel, task: TaskEntry, dim: int) -> Any:
+        cap = task.max_samples or model.entry.settings.max_samples
+        weights = model.info.weights_hash if model.entry.path else None
+        adapter = model.info.peft_adapter
+        return model.spec.to_model_meta(
+            dim,
+            max_samples=cap,
+            max_length=_max_length(model, task)
+            if _max_length(model, task) != model.spec.default_max_length
+            else None,
+            weights=weights[:12] if weights else None,
+            peft_adapter=f"{Path(adapter['path']).name}-{adapter['sha256'][:12]}"
+            if adapter
+            else None,
+        )
+
+    def _should_skip(self, meta: Any, task: TaskEntry, splits: list[str]) -> bool:
+        mode = self.options.overwrite
+        if mode == "always":
+            return False
+        if mode == "never":
+            return self.store.exists(meta, task.name)
+        return self.store.covers(meta, task.name, splits)
+
+    def _run_task(self, model: PreparedModel, backend: LazyBackend, task: TaskEntry) -> list:
+        outcomes = []
+        for dim in model.dims:
+            self.done += 1
+            meta = self._meta(model, task, dim)
+            splits = self.tasks.splits(task)
+            if self._should_skip(meta, task, splits):
+                self._say(
+                    f"[cell {self.done}/{self.total}] {model.spec.name} × {task.name} "
+                    f"@ {dim}: done earlier, skipped"
+                )
+                outcomes.append(CellOutcome(model.spec.name, task.name, dim, "skipped"))
+                continue
+            outcomes.append(self._run_cell(model, backend, task, dim, meta))
+        return outcomes
+
+    def _run_cell(
+        self, model: PreparedModel, backend: LazyBackend, task: TaskEntry, dim: int, meta: Any
+    ) -> CellOutcome:
+        import mteb
+
+        cap = task.max_samples or model.entry.settings.max_samples
+        task_obj = self.tasks.get(task, cap)
+        engine = EncodingEngine(model.entry.settings.batch_size, self.options.show_progress)
+        encoder = HarnessEncoder(
+            model.spec, backend, meta, dim, engine, self.cache, _max_length(model, task)
+        )
+        start = time.perf_counter()
+        result = mteb.evaluate(
+            encoder,
+            task_obj,
+            cache=None,
+            overwrite_strategy="always",
+            encode_kwargs={"batch_size": model.entry.settings.batch_size},
+            show_progress_bar=False,
+        )
+        wall = time.perf_counter() - start
+        task_result = result.task_results[0]
+        record = build_record(
+            model, task, task_obj, encoder, backend, dim, wall, _main_score(task_result), cap
+        )
+        self.store.write(task_result, meta, record)
+        self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
+        return CellOutcome(
+            model.spec.name, task.name, dim, "ran", record["main_score"], wall, record
+        )
+
+    def _say(self, line: str) -> None:
+        click.echo(line, err=True)
+
+
+def _cell_line(done: int, total: int, model: str, task: str, dim: int, record: dict) -> str:
+    timing, cache = record["timing"], record["cache"]
+    return (
+        f"[cell {done}/{total}] {model} × {task} @ {dim}: main={record['main_score']:.4f} "
+        f"wall {timing['wall_s']:.1f}s (encode {timing['encode_s']:.1f}s, "
+        f"score {timing['score_s']:.1f}s), cache {cache['hits']} hits / {cache['misses']} misses"
+    )

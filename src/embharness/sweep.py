@@ -1,0 +1,218 @@
+"""Declarative sweep files (evals/*.yaml): models × tasks × Matryoshka dims, validated on load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from embharness.errors import HarnessError
+
+SETTING_KEYS = {"batch_size", "dtype", "max_length", "max_samples", "device"}
+MODEL_KEYS = SETTING_KEYS | {
+    "name",
+    "dims",
+    "revision",
+    "path",
+    "adapter",
+    "merge_adapter",
+    "embed_dim",
+    "trust_remote_code",
+    "task_max_length",
+}
+TASK_KEYS = {"name", "splits", "subsets", "languages", "max_length", "max_samples"}
+TOP_KEYS = {"name", "description", "settings", "models", "tasks", "groups"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run settings; model entries may override them."""
+
+    batch_size: int = 32
+    dtype: str = "auto"
+    max_length: int | None = None
+    max_samples: int | None = None
+    device: str | None = None
+
+    def merged(self, overrides: dict[str, Any]) -> Settings:
+        """These settings with the non-null overrides applied."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update({k: v for k, v in overrides.items() if k in SETTING_KEYS and v is not None})
+        return Settings(**values)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of a sweep."""
+
+    name: str
+    dims: tuple[int, ...] = ()
+    revision: str | None = None
+    path: str | None = None
+    adapter: str | None = None
+    merge_adapter: bool = False
+    embed_dim: int | None = None
+    trust_remote_code: bool = False
+    task_max_length: dict[str, int] = field(default_factory=dict)
+    settings: Settings = Settings()
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """One task of a sweep."""
+
+    name: str
+    splits: tuple[str, ...] | None = None
+    subsets: tuple[str, ...] | None = None
+    languages: tuple[str, ...] | None = None
+    max_length: int | None = None
+    max_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep file."""
+
+    name: str
+    models: tuple[ModelEntry, ...]
+    tasks: tuple[TaskEntry, ...]
+    settings: Settings
+    source: Path | None = None
+    description: str = ""
+
+
+def _fail(where: str, problem: str, fix: str) -> HarnessError:
+    return HarnessError(f"{where}: {problem}", fix)
+
+
+def _check_keys(where: str, entry: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise _fail(
+            where,
+            f"unknown key(s) {', '.join(unknown)}",
+            f"allowed keys are {', '.join(sorted(allowed))}",
+        )
+
+
+def _as_entry(where: str, raw: Any) -> dict:
+    if isinstance(raw, str):
+        return {"name": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise _fail(
+            where,
+            "each entry must be a name or a mapping with a `name`",
+            "write `- name: ...` entries",
+        )
+    return raw
+
+
+def _tuple(value: Any) -> tuple | None:
+    return None if value is None else tuple(value if isinstance(value, list) else [value])
+
+
+def _parse_settings(where: str, raw: Any) -> Settings:
+    raw = raw or {}
+    _check_keys(where, raw, SETTING_KEYS)
+    try:
+        return Settings().merged(raw)
+    except TypeError as exc:
+        raise _fail(where, str(exc), "fix the settings block") from exc
+
+
+def _parse_dims(where: str, raw: Any) -> tuple[int, ...]:
+    dims = _tuple(raw) or ()
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+        raise _fail(where, f"dims must be positive integers, got {raw!r}", "e.g. dims: [64, 128]")
+    return tuple(dims)
+
+
+def _parse_model(index: int, raw: Any, base: Settings) -> ModelEntry:
+    where = f"models[{index}]"
+    entry = _as_entry(where, raw)
+    _check_keys(where, entry, MODEL_KEYS)
+    return ModelEntry(
+        name=entry["name"],
+        dims=_parse_dims(f"{where}.dims", entry.get("dims")),
+        revision=entry.get("revision"),
+        path=entry.get("path"),
+        adapter=entry.get("adapter"),
+        merge_adapter=bool(entry.get("merge_adapter", False)),
+        embed_dim=entry.get("embed_dim"),
+        trust_remote_code=bool(entry.get("trust_remote_code", False)),
+        task_max_length=dict(entry.get("task_max_length") or {}),
+        settings=base.merged(entry),
+    )
+
+
+def _parse_task(index: int, raw: Any) -> TaskEntry:
+    where = f"tasks[{index}]"
+    entry = _as_entry(where, raw)
+    _check_keys(where, entry, TASK_KEYS)
+    return TaskEntry(
+        name=entry["name"],
+        splits=_tuple(entry.get("splits")),
+        subsets=_tuple(entry.get("subsets")),
+        languages=_tuple(entry.get("languages")),
+        max_length=entry.get("max_length"),
+        max_samples=entry.get("max_samples"),
+    )
+
+
+def _expand_groups(raw_tasks: list, groups: dict[str, list]) -> list:
+    expanded = []
+    for item in raw_tasks:
+        if isinstance(item, str) and item.startswith("@"):
+            if item[1:] not in groups:
+                raise _fail(
+                    "tasks", f"unknown group {item}", f"define it under `groups: {item[1:]}:`"
+                )
+            expanded.extend(groups[item[1:]])
+        else:
+            expanded.append(item)
+    return expanded
+
+
+def parse_sweep(data: Any, source: Path | None = None) -> Sweep:
+    """Validate a parsed YAML document into a ``Sweep`` (names are checked by the runner)."""
+    where = str(source or "sweep")
+    if not isinstance(data, dict):
+        raise _fail(
+            where, "a sweep file must be a mapping", "see evals/offline.yaml for the format"
+        )
+    _check_keys(where, data, TOP_KEYS)
+    for key in ("models", "tasks"):
+        if not isinstance(data.get(key), list) or not data[key]:
+            raise _fail(where, f"`{key}` must be a non-empty list", f"add a `{key}:` list")
+    settings = _parse_settings(f"{where}: settings", data.get("settings"))
+    raw_tasks = _expand_groups(data["tasks"], data.get("groups") or {})
+    return Sweep(
+        name=str(data.get("name") or (source.stem if source else "sweep")),
+        models=tuple(_parse_model(i, m, settings) for i, m in enumerate(data["models"])),
+        tasks=tuple(_parse_task(i, t) for i, t in enumerate(raw_tasks)),
+        settings=settings,
+        source=source,
+        description=str(data.get("description", "")),
+    )
+
+
+def load_sweep(path: Path) -> Sweep:
+    """Read and validate a sweep file."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot read sweep file {path}: {exc.strerror}",
+            "check the path (sweeps live in evals/)",
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise HarnessError(
+            f"{path} is not valid YAML{line}: {getattr(exc, 'problem', exc)}", "fix the YAML syntax"
+        ) from exc
+    return parse_sweep(data, path)
