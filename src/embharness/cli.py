@@ -33,3 +33,6 @@ from embharness.commands.run import models, run, tasks  # noqa: E402
 main.add_command(run)
 main.add_command(models)
 main.add_command(tasks)
+from embharness.commands.encode import encode  # noqa: E402
+
+main.add_command(encode)

@@ -1,0 +1,74 @@
+# embharness: `make eval` and `make test` do all the set-up on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+EMB := $(VENV)/bin/embharness
+STAMP := $(VENV)/.installed
+SWEEP ?= evals/jina.yaml
+RESULTS ?= results
+REPORTS ?= reports
+BASELINE ?= results/baselines/offline.json
+CI_RESULTS := .cache/ci/results
+TOKENIZER := .cache/assets/tokenizer-qwen3/tokenizer.json
+MANPAGES := .cache/assets/manpages.ok
+CHROMIUM := .cache/assets/chromium.ok
+
+.PHONY: eval test lint gate ci-gate report submit bench assets manpages chromium clean
+
+# (Re)create the venv when it is missing or when the pins changed.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e '.[dev]'
+	@touch $(STAMP)
+
+$(TOKENIZER):
+	bash scripts/fetch_qwen_tokenizer.sh $(dir $(TOKENIZER))
+
+$(MANPAGES):
+	bash scripts/ensure_manpages.sh
+	@mkdir -p $(dir $@) && touch $@
+
+$(CHROMIUM):
+	bash scripts/ensure_chromium.sh || echo "chromium could not be installed: its test will skip"
+	@mkdir -p $(dir $@) && touch $@
+
+manpages: $(MANPAGES)
+chromium: $(CHROMIUM)
+assets: $(TOKENIZER) $(MANPAGES) $(CHROMIUM)
+
+eval: $(STAMP) $(MANPAGES)
+	$(EMB) run $(SWEEP) --results-dir $(RESULTS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+# The regression gate on the offline suite, recomputed from scratch (no embedding cache).
+ci-gate: $(STAMP) $(MANPAGES)
+	rm -rf $(CI_RESULTS)
+	$(EMB) run evals/offline.yaml --results-dir $(CI_RESULTS) --no-cache --quiet
+	$(EMB) gate --baseline $(BASELINE) --results $(CI_RESULTS)
+
+test: $(STAMP) assets lint
+	$(VENV)/bin/pytest -q
+	$(MAKE) ci-gate
+
+gate: $(STAMP)
+	$(EMB) gate --baseline $(BASELINE) --results $(RESULTS)
+
+report: $(STAMP)
+	$(EMB) report --results $(RESULTS) --out $(REPORTS)
+
+submit: $(STAMP)
+	@test -n "$(MODEL)" || { echo "usage: make submit MODEL=org/name [OUT=dir]"; exit 2; }
+	$(EMB) submit --model $(MODEL) --results $(RESULTS) --out $(or $(OUT),.cache/submission)
+
+bench: $(STAMP) $(MANPAGES)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf .cache/ci $(REPORTS)/*
