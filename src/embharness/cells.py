@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from embharness.errors import HarnessError
+from embharness.hub import ensure_available
 from embharness.models.backend import BackendInfo
 from embharness.models.loading import LoadSettings, describe_backend
 from embharness.specs.registry import get_spec
@@ -49,9 +50,17 @@ def _check_dims(entry: ModelEntry, allowed: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(dims, reverse=True))
 
 
+def _check_hub_first(spec: ModelSpec) -> None:
+    """For hub weights, an unreachable hub is the first thing to report, before a missing pin."""
+    if spec.local_path is None:
+        ensure_available(spec.name, spec.revision)
+
+
 def prepare_model(entry: ModelEntry, adapter: str | None = None) -> PreparedModel:
     """Resolve one model entry; errors name the model and the fix."""
     spec = _spec_for(entry)
+    if not spec.revision:
+        _check_hub_first(spec)
     load = LoadSettings(
         device=entry.settings.device,
         dtype=entry.settings.dtype,

@@ -36,3 +36,6 @@ main.add_command(tasks)
 from embharness.commands.encode import encode  # noqa: E402
 
 main.add_command(encode)
+from embharness.commands.cache import cache  # noqa: E402
+
+main.add_command(cache)
