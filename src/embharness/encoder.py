@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mteb.models import AbsEncoder
+from mteb.models.abs_encoder import AbsEncoder
 
 from embharness.hashing import text_digest
 from embharness.models.backend import Backend, BackendInfo

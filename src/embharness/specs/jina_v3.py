@@ -13,8 +13,11 @@ REVISION = "215a6e121fa0183376388ac6b1ae230326bfeaed"
 ADAPTERS = {
     ("Retrieval", "query"): "retrieval.query",
     ("Retrieval", "document"): "retrieval.passage",
+    # Not in mteb's table: retrieval-shaped types take the retrieval adapters (recorded as such).
     ("InstructionRetrieval", "query"): "retrieval.query",
     ("InstructionRetrieval", "document"): "retrieval.passage",
+    ("InstructionReranking", "query"): "retrieval.query",
+    ("InstructionReranking", "document"): "retrieval.passage",
     **{
         (task_type, side): "separation"
         for task_type in ("Clustering", "Reranking")
