@@ -11,7 +11,6 @@ from embharness.models.loading import LoadSettings, describe_backend
 from embharness.specs.registry import get_spec
 from embharness.specs.spec import ModelSpec
 from embharness.sweep import ModelEntry, Sweep, TaskEntry
-from embharness.tasks.registry import task_exists
 
 
 @dataclass(frozen=True)
@@ -74,10 +73,10 @@ def prepare_model(entry: ModelEntry, adapter: str | None = None) -> PreparedMode
 
 def check_tasks(tasks: tuple[TaskEntry, ...]) -> None:
     """Every task name must be known to mteb or to the offline registry."""
+    from embharness.tasks.registry import get_task, task_exists
+
     for task in tasks:
         if not task_exists(task.name):
-            from embharness.tasks.registry import get_task
-
             get_task(task.name)  # raises the one-line error with a suggestion
 
 
