@@ -15,6 +15,31 @@ from filelock import FileLock
 from embharness.errors import HarnessError
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temp_files(root: Path) -> int:
+    """Remove temp files left by writers that died (e.g. ``kill -9``); returns how many."""
+    removed = 0
+    for tmp in root.rglob(f".*{TMP_SUFFIX}") if root.exists() else []:
+        parts = tmp.name.rsplit(".", 3)
+        pid = int(parts[-3]) if len(parts) == 4 and parts[-3].isdigit() else None
+        if pid is not None and not _pid_alive(pid):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -30,7 +55,9 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     A reader never sees a partial file; on any failure the old file (if any) stays intact.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent
+    )
     tmp = Path(tmp_name)
     try:
         encoding = None if "b" in mode else "utf-8"

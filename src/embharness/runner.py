@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from embharness.atomic import clean_stale_temp_files
 from embharness.cache import EmbeddingCache
 from embharness.cells import PreparedModel, check_tasks, prepare_model
 from embharness.encoder import HarnessEncoder, LazyBackend
@@ -83,6 +84,9 @@ class SweepRunner:
     def run(self) -> list[CellOutcome]:
         """Run every cell; returns one outcome per cell."""
         self.store.check_writable()
+        for folder in (self.options.results_dir, self.options.cache_dir):
+            if folder is not None:
+                clean_stale_temp_files(folder)
         outcomes: list[CellOutcome] = []
         for model in self.models:
             backend = LazyBackend(model.info, lambda m=model: self._load(m))
