@@ -71,8 +71,14 @@ def test_results_load_back_through_mteb(tmp_path: Path) -> None:
     base = tmp_path / "results" / "sentence-transformers__all-MiniLM-L6-v2" / REVISION
     capped = base / "experiments" / "max_samples_40"
     assert (capped / f"{TASK}.json").exists() and (capped / "model_meta.json").exists()
-    loaded = mteb.ResultCache(tmp_path).load_results(include_remote=False)
-    [model_result] = [m for m in loaded.model_results if m.model_name == MINILM]
+    loaded = mteb.ResultCache(tmp_path).load_results(
+        include_remote=False, load_experiments="match_name"
+    )
+    [model_result] = [
+        m
+        for m in loaded.model_results
+        if m.model_name == MINILM and m.experiment_name == "max_samples_40"
+    ]
     [task_result] = [t for t in model_result.task_results if t.task_name == TASK]
     assert task_result.get_score() == pytest.approx(outcome.main_score, abs=1e-12)
     record = json.loads((capped / "_embharness" / f"{TASK}.json").read_text())

@@ -40,6 +40,15 @@ def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
         )
 
 
+def _silence_progress_bars() -> None:
+    import os
+
+    os.environ["TQDM_DISABLE"] = "1"
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
 @click.command()
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 @click.option("--models", help="Comma-separated model names to run (default: all in the sweep).")
@@ -95,6 +104,8 @@ def run(
         overwrite,
         show_progress=not quiet,
     )
+    if quiet:
+        _silence_progress_bars()
     runner = SweepRunner(sweep, options, adapter)
     _print_table(runner, runner.run())
 
