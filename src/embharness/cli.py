@@ -39,3 +39,8 @@ main.add_command(encode)
 from embharness.commands.cache import cache  # noqa: E402
 
 main.add_command(cache)
+from embharness.report.commands import gate, report, submit  # noqa: E402
+
+main.add_command(report)
+main.add_command(gate)
+main.add_command(submit)

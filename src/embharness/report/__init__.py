@@ -1,9 +1,5 @@
-"""Reports, regression gate and results export.
+"""Reports, the regression gate and results export.
 
-Importing this package points mteb's caches into the project first (mteb reads ``MTEB_CACHE``
-at import time), so its modules may import mteb at module level.
+``embharness``'s package import points mteb's caches into the project before any of these
+modules imports mteb.
 """
-
-from embharness.paths import configure_environment
-
-configure_environment()

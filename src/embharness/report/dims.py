@@ -40,7 +40,8 @@ class DimTable:
         rows = {}
         for task, values in self.scores.iterrows():
             rows[task] = [self._cell(task, dim, value) for dim, value in values.items()]
-        for i, name in enumerate(a.name for a in next(iter(self.averages.values()))):
+        names = [a.name for a in next(iter(self.averages.values()), [])]
+        for i, name in enumerate(names):
             rows[name] = [self.averages[dim][i].label() for dim in self.scores.columns]
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(self.scores.columns))
         frame.columns = [f"dim {dim}" for dim in self.scores.columns]
@@ -73,4 +74,5 @@ def dim_tables(runs: Iterable[Run], published: Published) -> list[DimTable]:
         if run.kind in ("full", "dim"):
             groups.setdefault((run.model, run.revision, run.max_samples), []).append(run)
     ordered = sorted(groups, key=lambda k: (k[0], k[1], k[2] or 0))
-    return [_table(key, groups[key], published) for key in ordered]
+    tables = [_table(key, groups[key], published) for key in ordered]
+    return [table for table in tables if len(table.scores.columns)]  # dims unknown: no table

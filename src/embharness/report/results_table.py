@@ -82,9 +82,8 @@ def experiment_label(run: Run) -> str:
     return run.experiment or DEFAULT_EXPERIMENT
 
 
-def compare_run(run: Run, published: Published, tolerance: float) -> dict[str, Any]:
-    """One row of the comparison table for ``run``."""
-    row: dict[str, Any] = {
+def _base_row(run: Run, note: str) -> dict[str, Any]:
+    return {
         "model": run.model,
         "revision": run.revision,
         "experiment": experiment_label(run),
@@ -97,8 +96,13 @@ def compare_run(run: Run, published: Published, tolerance: float) -> dict[str, A
         "reference": None,
         "delta": None,
         "within_tolerance": None,
-        "note": "no published figure",
+        "note": note,
     }
+
+
+def compare_run(run: Run, published: Published, tolerance: float) -> dict[str, Any]:
+    """One row of the comparison table for ``run`` (a full-dimension run)."""
+    row = _base_row(run, "no published figure")
     reference = reference_for(run, published)
     if reference is None:
         return row
@@ -150,3 +154,18 @@ def comparison_frame(runs: Iterable[Run], published: Published, tolerance: float
     frame = pd.DataFrame(rows, columns=COLUMNS).astype(object)
     frame = frame.where(frame.notna(), None)
     return frame.sort_values(["model", "revision", "experiment", "task"], ignore_index=True)
+
+
+def scores_frame(runs: Iterable[Run], published: Published, tolerance: float) -> pd.DataFrame:
+    """Every result (all experiments) for ``scores.csv``; only full-dimension runs compared."""
+    runs = list(runs)
+    notes = {
+        "dim": "Matryoshka dimension: no published figure",
+        "other": "experiment: not compared",
+    }
+    extra = [_base_row(run, notes[run.kind]) for run in runs if run.kind != "full"]
+    frame = comparison_frame(runs, published, tolerance)
+    if extra:
+        frame = pd.concat([frame, pd.DataFrame(extra, columns=COLUMNS)], ignore_index=True)
+    frame = frame.sort_values(["model", "revision", "experiment", "task"], ignore_index=True)
+    return frame.astype({"dim": "Int64", "max_samples": "Int64"})

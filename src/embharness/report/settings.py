@@ -21,11 +21,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "loader": ("model", "loader"),
     "pooling": ("model", "pooling"),
     "weights hash": ("model", "weights_hash"),
+    "peft adapter": ("model", "peft_adapter"),
     "python": ("versions", "python"),
     "mteb": ("versions", "mteb"),
     "torch": ("versions", "torch"),
     "transformers": ("versions", "transformers"),
     "sentence-transformers": ("versions", "sentence-transformers"),
+    "peft": ("versions", "peft"),
 }
 
 
@@ -56,3 +58,12 @@ def settings_frame(runs: Iterable[Run]) -> pd.DataFrame:
             row[label] = summarise(record_value(record, *keys) for record in records)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def settings_table(runs: Iterable[Run]) -> pd.DataFrame:
+    """``settings_frame`` transposed for reading: one row per setting, one column per model."""
+    frame = settings_frame(runs).astype(str)
+    frame.index = [
+        f"{m} @ {r[:12]}" for m, r in zip(frame["model"], frame["revision"], strict=True)
+    ]
+    return frame.T.rename_axis("setting").reset_index()

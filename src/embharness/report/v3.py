@@ -105,6 +105,8 @@ def _category_rows(
         row |= {"reference": reference, "published": value, "note": ""}
         if value is None:
             row["note"] = "published rows incomplete"
+        elif ours.covered == 0:
+            row["note"] = "no result"
         elif not ours.complete:
             row["note"] = "needs every task: not compared"
         else:
@@ -131,8 +133,12 @@ def _eng_rows(by_task: dict[str, Run], published: Published, tol: float) -> list
         ]
         repo_value = statistics.fmean(repo) if None not in repo else None
         refs.append((f"{MTEB_RESULTS} (recomputed)", repo_value))
-        rows += _category_rows(ENG_BENCHMARK, f"{category} ({len(tasks)} tasks)", ours, refs, tol)
+        rows += _category_rows(ENG_BENCHMARK, _count(category, len(tasks)), ours, refs, tol)
     return rows
+
+
+def _count(category: str, n: int) -> str:
+    return f"{category} ({n} task{'s' if n != 1 else ''})"
 
 
 def _eng_category(figure: str) -> str:
@@ -155,7 +161,7 @@ def _longembed_rows(by_task: dict[str, Run], published: Published, tol: float) -
     if not average.empty:
         ours = average_of("Average", cells)
         ref = [("paper", float(average.loc[0, "value"]))]
-        rows += _category_rows("LongEmbed", f"Average ({len(tasks)} tasks)", ours, ref, tol)
+        rows += _category_rows("LongEmbed", _count("Average", len(tasks)), ours, ref, tol)
     return rows
 
 
@@ -169,7 +175,7 @@ def categories_frame(runs: Iterable[Run], published: Published, tolerance: float
     for figure in published.v3_figures("MTEB multilingual").itertuples():
         rows.append(
             dict.fromkeys(CATEGORY_COLUMNS)
-            | {"benchmark": "MTEB multilingual", "category": figure.figure, "ours": "—"}
+            | {"benchmark": "MTEB multilingual", "category": figure.figure, "ours": "not computed"}
             | {"reference": _source_label(figure.source), "published": float(figure.value)}
             | {"note": "task set not defined by the source: not computed"}
         )

@@ -1,0 +1,93 @@
+"""The report as a renderer-neutral document: sections of text, string tables and plots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from embharness.report.dims import DimTable
+from embharness.report.plots import Plot
+from embharness.report.scoring import fmt_delta, fmt_points
+
+MISSING = "—"
+
+
+@dataclass
+class Table:
+    """A table whose cells are all strings."""
+
+    frame: pd.DataFrame
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    """A titled block of paragraphs, tables and plots."""
+
+    title: str
+    level: int = 2
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    """The whole report."""
+
+    title: str
+    intro: list[str]
+    sections: list[Section]
+
+
+def _mark(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return "✓" if bool(value) else "✗"
+
+
+def _num(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def _int(value: object) -> str:
+    return MISSING if value is None or pd.isna(value) else str(int(value))  # type: ignore[arg-type]
+
+
+def display(frame: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """Strings for a frame with ``ours/published/delta/within_tolerance`` columns."""
+    out = frame.copy()
+    for column in ("ours", "published"):
+        if column in out and out[column].map(lambda v: not isinstance(v, str)).all():
+            out[column] = out[column].map(lambda v: fmt_points(_num(v)))
+    out["published"] = out["published"].map(lambda v: MISSING if v in (None, "") else v)
+    out["ours"] = out["ours"].map(lambda v: "missing" if v in (None, "", MISSING) else v)
+    if "delta" in out:
+        out["delta"] = out["delta"].map(lambda v: fmt_delta(_num(v)))
+    if "within_tolerance" in out:
+        out["within_tolerance"] = out["within_tolerance"].map(_mark)
+    for column in ("dim", "max_samples", "covered", "total"):
+        if column in out:
+            out[column] = out[column].map(_int)
+    if "revision" in out:
+        out["revision"] = out["revision"].map(lambda r: str(r)[:12])
+    out = out.rename(columns={"delta": "Δ", "within_tolerance": f"within ±{tolerance:g}"})
+    return out.fillna("").astype(str).replace({"None": ""})
+
+
+def dim_section(tables: list[DimTable]) -> Section:
+    """Task × Matryoshka dimension tables, one per model variant."""
+    section = Section(
+        "Matryoshka dimensions",
+        paragraphs=[
+            "Main score (points) per task and embedding dimension; the largest dimension is "
+            "the full-dimension default run. Paper-style averages per dimension are partial "
+            "wherever a cell is missing; `(incomplete)` marks a result lacking some of the "
+            "task's splits or subsets (left out of the averages).",
+        ],
+    )
+    section.tables = [Table(table.display(), table.title) for table in tables]
+    if not tables:
+        section.paragraphs.append("No results with a known embedding dimension.")
+    return section

@@ -1,0 +1,135 @@
+"""The published figures: found inside the project, loaded, and validated."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+from pathlib import Path
+
+import pytest
+
+from embharness.paths import configure_environment
+
+configure_environment()
+
+from embharness.errors import HarnessError  # noqa: E402
+from embharness.report.published import (  # noqa: E402
+    CODE_AVG,
+    OVERALL_AVG,
+    PUBLISHED_ENV,
+    TABLE2_FILE,
+    V3_RESULTS_FILE,
+    V3_SUMMARY_FILE,
+    load_published,
+    published_dir,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+# Table 2, jina-code-embeddings-0.5b, the 12 MTEB(Code, v1) rows as printed in the paper.
+CODE_05B = {
+    "CosQA": 39.25,
+    "COIRCodeSearchNetRetrieval": 85.73,
+    "CodeSearchNetRetrieval": 90.68,
+    "CodeEditSearchRetrieval": 83.25,
+    "AppsRetrieval": 84.17,
+    "SyntheticText2SQL": 72.80,
+    "CodeFeedbackMT": 89.56,
+    "CodeFeedbackST": 85.73,
+    "StackOverflowQA": 91.04,
+    "CodeTransOceanContest": 90.37,
+    "CodeTransOceanDL": 41.69,
+    "CodeSearchNetCCRetrieval": 90.41,
+}
+
+
+def test_published_folder_is_inside_the_project() -> None:
+    assert published_dir() == REPO / "evals" / "published"
+    assert (REPO / "evals" / "published" / "SOURCES.md").is_file()
+
+
+def test_loads_table2_and_v3_files() -> None:
+    published = load_published()
+    assert len(published.table2) == 25
+    assert sorted(published.code_tasks()) == sorted(CODE_05B)
+    model = "jinaai/jina-code-embeddings-0.5b"
+    for task, value in CODE_05B.items():
+        assert published.paper_score(model, task) == value
+    assert published.paper_average(model, CODE_AVG) == 78.72
+    assert published.paper_average(model, OVERALL_AVG) == 78.41
+    assert round(statistics.fmean(CODE_05B.values()), 2) == 78.72
+    assert [task for _, task in published.overall_cells()].count(None) == 8
+    assert published.paper_column("Qwen/Qwen3-Embedding-0.6B") == "Qwen3-Embedding-0.6B"
+    assert published.paper_column("sentence-transformers/all-MiniLM-L6-v2") is None
+
+
+def test_v3_results_are_points_and_matryoshka_table_parsed() -> None:
+    published = load_published()
+    rows = published.v3_results
+    sts12 = rows[(rows["task"] == "STS12") & (rows["split"] == "test")]
+    assert sts12["score"].round(4).tolist() == [82.4384]
+    assert int(rows["in_mteb_eng_v1"].sum()) == 54
+    matryoshka = published.v3_matryoshka()
+    assert sorted(matryoshka["dim"].unique()) == [32, 64, 128, 256, 512, 768, 1024]
+    retrieval = matryoshka[matryoshka["kind"] == "retrieval"].set_index("dim")["value"]
+    assert retrieval[64] == 58.54 and retrieval[1024] == 63.35
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "published"
+    shutil.copytree(REPO / "evals" / "published", folder)
+    return folder
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_unknown_mteb_task_name_is_an_error(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _replace(folder / TABLE2_FILE, ",CosQA,nl2code", ",CosQAX,nl2code")
+    with pytest.raises(HarnessError, match="CosQAX"):
+        load_published(folder)
+
+
+def test_unknown_task_in_v3_results_is_an_error(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _replace(folder / V3_RESULTS_FILE, "\nSTS12,", "\nSTS12Typo,")
+    with pytest.raises(HarnessError, match="STS12Typo"):
+        load_published(folder)
+
+
+def test_duplicate_rows_are_errors(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    path = folder / V3_RESULTS_FILE
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines, lines[1]]) + "\n")
+    with pytest.raises(HarnessError, match="duplicate"):
+        load_published(folder)
+    folder = _copy(tmp_path / "second")
+    summary = folder / V3_SUMMARY_FILE
+    lines = summary.read_text().splitlines()
+    summary.write_text("\n".join([*lines, lines[1]]) + "\n")
+    with pytest.raises(HarnessError, match="duplicate"):
+        load_published(folder)
+
+
+def test_printed_average_must_recompute(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _replace(
+        folder / TABLE2_FILE,
+        "MTEB Code AVG,MTEB Code AVG,,,,78.72",
+        "MTEB Code AVG,MTEB Code AVG,,,,78.90",
+    )
+    with pytest.raises(HarnessError, match="MTEB Code AVG"):
+        load_published(folder)
+
+
+def test_env_var_overrides_and_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _copy(tmp_path)
+    monkeypatch.setenv(PUBLISHED_ENV, str(folder))
+    assert published_dir() == folder.resolve()
+    monkeypatch.setenv(PUBLISHED_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(HarnessError, match=PUBLISHED_ENV):
+        published_dir()

@@ -1,0 +1,123 @@
+"""`embharness submit`: MTEB results-repository layout, mteb round trip and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mteb
+import pytest
+from mteb.models.model_meta import ModelMeta
+from mteb.results import TaskResult
+from test_report_fixtures import CODE_05B, REV, code_05b_meta, full_scores, run_record, write_result
+
+from embharness.errors import HarnessError
+from embharness.report import submit as submit_module
+from embharness.report.submit import SNIPPET_FILE, export_submission
+
+CODE_TASKS = sorted(t.metadata.name for t in mteb.get_benchmark("MTEB(Code, v1)").tasks)
+
+
+def _results(tmp_path: Path, skip: str | None = None, dirty_task: str | None = None) -> Path:
+    results = tmp_path / "results"
+    for i, task in enumerate(CODE_TASKS):
+        if task == skip:
+            continue
+        git = {"sha": "abc1234", "dirty": task == dirty_task}
+        record = run_record(git=git)
+        scores = full_scores(task, 0.5 + i / 100)
+        write_result(results, CODE_05B, task, scores, meta=code_05b_meta(), record=record)
+    write_result(results, CODE_05B, "CosQA", {"test": {"default": 0.3}}, kwargs={"embed_dim": 256})
+    offline = {"test": {"default": 0.9}}
+    write_result(results, CODE_05B, "HumanEvalRetrievalOffline", offline, meta=code_05b_meta())
+    return results
+
+
+def _exec_snippet(path: Path) -> ModelMeta:
+    namespace: dict[str, object] = {}
+    exec(path.read_text(), namespace)
+    meta = namespace["jina_code_embeddings_0_5b"]
+    assert isinstance(meta, ModelMeta)
+    return meta
+
+
+def test_export_round_trips_through_mteb(tmp_path: Path) -> None:
+    results = _results(tmp_path)
+    out = tmp_path / "submission"
+    done = export_submission(CODE_05B, out, results)
+    folder = out / "results" / "jinaai__jina-code-embeddings-0.5b" / REV
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{t}.json" for t in CODE_TASKS] + ["model_meta.json"]
+    )
+    assert done.tasks == CODE_TASKS and done.skipped == ["HumanEvalRetrievalOffline"]
+    assert done.gaps == [] and any("MTEB(Multilingual, v2)" in line for line in done.touched)
+    loaded = mteb.ResultCache(out).load_results(include_remote=False)
+    assert [(m.model_name, m.model_revision, m.experiment_name) for m in loaded] == [
+        (CODE_05B, REV, None)
+    ]
+    for i, task in enumerate(CODE_TASKS):
+        exported = TaskResult.from_disk(folder / f"{task}.json")
+        assert exported.get_score() == pytest.approx(0.5 + i / 100)
+        assert exported.get_missing_evaluations(mteb.get_task(task)) == {}
+    assert {t.task_name: t.get_score() for t in loaded[0]} == pytest.approx(
+        {task: 0.5 + i / 100 for i, task in enumerate(CODE_TASKS)}
+    )
+    assert not (folder / "experiments").exists() and not (folder / "_embharness").exists()
+
+
+def test_snippet_comes_from_the_registry_meta(tmp_path: Path) -> None:
+    registry = pytest.importorskip("embharness.specs.registry")
+    out = tmp_path / "submission"
+    export_submission(CODE_05B, out, _results(tmp_path))
+    meta = _exec_snippet(out / SNIPPET_FILE)
+    expected = registry.model_meta_for(CODE_05B).model_copy(update={"revision": REV})
+    assert meta.to_dict() == expected.to_dict()
+
+
+def test_snippet_falls_back_to_saved_model_meta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(submit_module, "_registry_meta", lambda name: None)
+    out = tmp_path / "submission"
+    export_submission(CODE_05B, out, _results(tmp_path))
+    meta = _exec_snippet(out / SNIPPET_FILE)
+    assert meta.to_dict() == code_05b_meta().to_dict()
+    assert (meta.embed_dim, meta.max_tokens, meta.n_parameters) == (896, 32768, 494_000_000)
+    assert (meta.license, meta.similarity_fn_name.value) == ("cc-by-nc-4.0", "cosine")
+
+
+def test_partial_benchmark_is_refused_unless_allowed(tmp_path: Path) -> None:
+    results = _results(tmp_path, skip="CodeEditSearchRetrieval")
+    with pytest.raises(HarnessError, match=r"MTEB\(Code, v1\) @ rev000000000: 11/12 tasks"):
+        export_submission(CODE_05B, tmp_path / "refused", results)
+    assert not (tmp_path / "refused").exists()
+    done = export_submission(CODE_05B, tmp_path / "allowed", results, allow_partial=True)
+    assert len(done.tasks) == 11
+    assert any("MTEB(Code, v1)" in gap and "CodeEditSearchRetrieval" in gap for gap in done.gaps)
+
+
+def test_incomplete_task_is_refused(tmp_path: Path) -> None:
+    results = _results(tmp_path)
+    write_result(results, CODE_05B, "CosQA", {"test": {"default": 0.5}}, meta=code_05b_meta())
+    write_result(
+        results, CODE_05B, "CodeSearchNetRetrieval", {"test": {"python": 0.5}}, meta=code_05b_meta()
+    )
+    with pytest.raises(HarnessError, match=r"CodeSearchNetRetrieval .* lacks test: go"):
+        export_submission(CODE_05B, tmp_path / "out", results)
+
+
+def test_dirty_tree_is_refused(tmp_path: Path) -> None:
+    results = _results(tmp_path, dirty_task="CosQA")
+    with pytest.raises(HarnessError, match=r"uncommitted local changes .*CosQA"):
+        export_submission(CODE_05B, tmp_path / "out", results, allow_partial=True)
+
+
+def test_capped_default_run_and_unknown_model_are_refused(tmp_path: Path) -> None:
+    results = _results(tmp_path)
+    capped = run_record(task={"name": "CosQA", "type": "Retrieval", "max_samples": 20})
+    write_result(
+        results, CODE_05B, "CosQA", {"test": {"default": 0.5}}, meta=code_05b_meta(), record=capped
+    )
+    with pytest.raises(HarnessError, match="max_samples=20"):
+        export_submission(CODE_05B, tmp_path / "out", results, allow_partial=True)
+    with pytest.raises(HarnessError, match="no full-dimension default results"):
+        export_submission("org/unknown", tmp_path / "out", results)
