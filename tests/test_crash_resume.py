@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -23,7 +24,7 @@ settings:
   batch_size: 16
 tasks:
   - name: PythonStdlibDocstringRetrieval
-    max_samples: 400
+    max_samples: 300
   - name: HumanEvalRetrievalOffline
 """
 
@@ -66,7 +67,7 @@ def assert_same_scores(left: dict, right: dict) -> None:
         for a, b in zip(left, right, strict=True):
             assert_same_scores(a, b)
     elif isinstance(left, float):
-        assert abs(left - right) <= 1e-6
+        assert (math.isnan(left) and math.isnan(right)) or abs(left - right) <= 1e-6
     else:
         assert left == right
 
@@ -96,9 +97,9 @@ def test_kill_9_loop_resumes_to_identical_scores(tmp_path: Path) -> None:
     crashed.mkdir()
     rng = random.Random(20261122)
     kills = 0
-    for _ in range(4):
+    for _ in range(3):
         proc = start_run(sweep, crashed)
-        time.sleep(rng.uniform(2.0, 14.0))
+        time.sleep(rng.uniform(5.0, 15.0))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1

@@ -14,7 +14,6 @@ from filelock import FileLock
 
 from embharness.errors import HarnessError
 
-
 TMP_SUFFIX = ".tmp"
 
 

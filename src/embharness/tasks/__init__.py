@@ -1,0 +1,1 @@
+"""Offline mteb tasks built from locally installed data, and the task registry."""
