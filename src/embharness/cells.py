@@ -93,11 +93,48 @@ def _select(items: tuple, names: list[str] | None, kind: str) -> tuple:
     return tuple(item for item in items if item.name in names)
 
 
+def _group_tasks(sweep: Sweep, group: str | None) -> list[str] | None:
+    if group is None:
+        return None
+    if group not in sweep.groups:
+        raise HarnessError(
+            f"group {group!r} is not in this sweep",
+            f"choose from {', '.join(sorted(sweep.groups)) or '(none defined)'}",
+        )
+    return list(sweep.groups[group])
+
+
 def filter_sweep(
-    sweep: Sweep, models: list[str] | None, tasks: list[str] | None, dims: list[int] | None
+    sweep: Sweep,
+    models: list[str] | None,
+    tasks: list[str] | None,
+    dims: list[int] | None,
+    group: str | None = None,
+    languages: list[str] | None = None,
 ) -> Sweep:
-    """Restrict a sweep to some models, tasks and dims (the CLI's --models/--tasks/--dims)."""
+    """Restrict a sweep (the CLI's --models/--tasks/--group/--dims/--languages)."""
     chosen = _select(sweep.models, models, "model(s)")
     if dims:
         chosen = tuple(replace(m, dims=tuple(dims)) for m in chosen)
-    return replace(sweep, models=chosen, tasks=_select(sweep.tasks, tasks, "task(s)"))
+    picked = _select(sweep.tasks, tasks or _group_tasks(sweep, group), "task(s)")
+    if languages:
+        picked = _with_languages(picked, languages)
+    return replace(sweep, models=chosen, tasks=picked)
+
+
+def _with_languages(tasks: tuple[TaskEntry, ...], languages: list[str]) -> tuple[TaskEntry, ...]:
+    """Tasks that cover any of ``languages``, each filtered to them; others are dropped."""
+    from embharness.tasks.registry import get_task
+
+    wanted = set(languages)
+    kept = tuple(
+        replace(t, languages=tuple(languages))
+        for t in tasks
+        if wanted & set(get_task(t.name).metadata.languages)
+    )
+    if not kept:
+        raise HarnessError(
+            f"no task of this selection covers {', '.join(languages)}",
+            "use ISO 639-3 codes such as deu, fra, spa, or pick other tasks",
+        )
+    return kept

@@ -81,6 +81,7 @@ class Sweep:
     settings: Settings
     source: Path | None = None
     description: str = ""
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _fail(where: str, problem: str, fix: str) -> HarnessError:
@@ -187,7 +188,8 @@ def parse_sweep(data: Any, source: Path | None = None) -> Sweep:
         if not isinstance(data.get(key), list) or not data[key]:
             raise _fail(where, f"`{key}` must be a non-empty list", f"add a `{key}:` list")
     settings = _parse_settings(f"{where}: settings", data.get("settings"))
-    raw_tasks = _expand_groups(data["tasks"], data.get("groups") or {})
+    groups = data.get("groups") or {}
+    raw_tasks = _expand_groups(data["tasks"], groups)
     return Sweep(
         name=str(data.get("name") or (source.stem if source else "sweep")),
         models=tuple(_parse_model(i, m, settings) for i, m in enumerate(data["models"])),
@@ -195,6 +197,10 @@ def parse_sweep(data: Any, source: Path | None = None) -> Sweep:
         settings=settings,
         source=source,
         description=str(data.get("description", "")),
+        groups={
+            name: tuple(_as_entry(f"groups.{name}", t)["name"] for t in items)
+            for name, items in groups.items()
+        },
     )
 
 

@@ -53,6 +53,8 @@ def _silence_progress_bars() -> None:
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 @click.option("--models", help="Comma-separated model names to run (default: all in the sweep).")
 @click.option("--tasks", help="Comma-separated task names to run (default: all in the sweep).")
+@click.option("--group", help="Run only this task group of the sweep (e.g. STS).")
+@click.option("--languages", help="Comma-separated ISO 639-3 codes to keep (e.g. deu,fra).")
 @click.option("--dims", help="Comma-separated Matryoshka dims, replacing the sweep's.")
 @click.option(
     "--results-dir",
@@ -81,6 +83,8 @@ def run(
     sweep_file: Path,
     models: str | None,
     tasks: str | None,
+    group: str | None,
+    languages: str | None,
     dims: str | None,
     results_dir: Path,
     cache_dir: Path | None,
@@ -97,7 +101,14 @@ def run(
         dim_list = [int(d) for d in _split_csv(dims)] if dims else None
     except ValueError as exc:
         raise HarnessError(f"--dims must be integers, got {dims!r}", "e.g. --dims 64,128") from exc
-    sweep = filter_sweep(load_sweep(sweep_file), _split_csv(models), _split_csv(tasks), dim_list)
+    sweep = filter_sweep(
+        load_sweep(sweep_file),
+        _split_csv(models),
+        _split_csv(tasks),
+        dim_list,
+        group,
+        _split_csv(languages),
+    )
     options = RunOptions(
         results_dir,
         None if no_cache else (cache_dir or embedding_cache_dir()),
