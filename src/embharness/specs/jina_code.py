@@ -69,16 +69,6 @@ TASK_PROMPT_TYPES: dict[str, str] = {
     "PythonStdlibDocstringRetrieval": "nl2code",
 }
 
-# Fallback for tasks missing from the table, from mteb's task category (query→document modality).
-CATEGORY_PROMPT_TYPES: dict[str, str] = {
-    "t2c": "nl2code",
-    "c2t": "code2nl",
-    "c2c": "code2code",
-    "t2t": "qa",
-}
-DEFAULT_PROMPT_TYPE = "nl2code"
-
-
 def _spec(
     size: str, embed_dim: int, dims: tuple[int, ...], n_params: int, rev: str | None
 ) -> ModelSpec:

@@ -1,0 +1,108 @@
+"""The shared encoding engine on the packaged MiniLM: order, OOM back-off, sentence-transformers
+equality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from embharness.errors import HarnessError
+from embharness.models.backend import Backend, Tokenized
+from embharness.models.engine import EncodingEngine
+from embharness.models.loading import LoadSettings, load_backend
+from embharness.models.st_backend import STBackend
+from embharness.specs.registry import get_spec
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+TEXTS = [
+    "a",
+    "The quick brown fox jumps over the lazy dog near the riverbank at dawn.",
+    "  padded with spaces  ",
+    "def quicksort(xs):\n    return xs if len(xs) < 2 else quicksort([x for x in xs[1:] "
+    "if x < xs[0]]) + [xs[0]] + quicksort([x for x in xs[1:] if x >= xs[0]])",
+    "Short one.",
+    "Ünïcödé and emoji 🚀 mixed with CJK 漢字 text",
+    "medium length sentence about embeddings and retrieval",
+    " ".join(["long"] * 400),  # over MiniLM's 256-token limit
+]
+
+
+@pytest.fixture(scope="module")
+def minilm() -> Backend:
+    """The packaged MiniLM through the harness's sentence-transformers backend, on CPU."""
+    return load_backend(get_spec(MINILM), LoadSettings(device="cpu"))
+
+
+class OOMAboveBackend:
+    """A stand-in for a GPU that runs out of memory: raises CUDA OOM above ``limit`` rows.
+
+    No GPU can be had here; this wraps the real MiniLM backend and raises
+    ``torch.cuda.OutOfMemoryError`` for batches larger than ``limit``, otherwise runs it.
+    """
+
+    def __init__(self, inner: Backend, limit: int) -> None:
+        self.inner = inner
+        self.limit = limit
+        self.info = inner.info
+        self.tokenizer = inner.tokenizer
+        self.device = inner.device
+        self.dtype = inner.dtype
+        self.seen: list[int] = []
+
+    def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
+        """The real backend's tokenization."""
+        return self.inner.tokenize(texts, max_length)
+
+    def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
+        """OOM above the limit, else the real forward."""
+        rows = batch["input_ids"].shape[0]
+        self.seen.append(rows)
+        if rows > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.inner.forward(batch, adapter)
+
+
+def test_restores_input_order(minilm: Backend) -> None:
+    """Length-sorted batches come back in input order: each row = that text encoded alone."""
+    engine = EncodingEngine(batch_size=3, show_progress=False)
+    lengths = minilm.tokenize(TEXTS, 256).lengths()
+    assert lengths != sorted(lengths, reverse=True)  # the engine must reorder
+    batched = engine.encode(minilm, TEXTS)
+    for i, text in enumerate(TEXTS):
+        np.testing.assert_allclose(batched[i], engine.encode(minilm, [text])[0], atol=1e-5)
+
+
+def test_oom_halves_batch_and_keeps_results(minilm: Backend) -> None:
+    """On CUDA OOM the batch is halved until it fits; vectors equal a run without OOM."""
+    want = EncodingEngine(batch_size=8, show_progress=False).encode(minilm, TEXTS)
+    flaky = OOMAboveBackend(minilm, limit=3)
+    engine = EncodingEngine(batch_size=8, show_progress=False)
+    sinks: list[np.ndarray] = []
+    got = engine.encode(flaky, TEXTS, sink=lambda idx, vec: sinks.append(idx))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert engine.batch_size == 2
+    assert flaky.seen[:3] == [8, 4, 2]
+    assert sorted(np.concatenate(sinks).tolist()) == list(range(len(TEXTS)))
+
+
+def test_oom_on_single_text_is_a_clear_error(minilm: Backend) -> None:
+    """When even one text does not fit, the user gets a HarnessError naming the fix."""
+    engine = EncodingEngine(batch_size=4, show_progress=False)
+    with pytest.raises(HarnessError, match="max-length"):
+        engine.encode(OOMAboveBackend(minilm, limit=0), TEXTS[:2])
+
+
+def test_st_backend_equals_sentence_transformers(minilm: Backend, minilm_path: Path) -> None:
+    """Harness engine + ST backend = ``SentenceTransformer.encode`` of the same folder (1e-5)."""
+    assert isinstance(minilm, STBackend)
+    reference = SentenceTransformer(str(minilm_path), device="cpu")
+    want = reference.encode(TEXTS, batch_size=4, convert_to_numpy=True)
+    engine = EncodingEngine(batch_size=4, show_progress=False)
+    got = engine.encode(minilm, TEXTS)
+    assert got.shape == want.shape == (len(TEXTS), 384)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert engine.truncated == 1  # the 400-word text, cut at 256 tokens like ST does
