@@ -138,3 +138,25 @@ def test_cached_scores_equal_uncached(tmp_path: Path) -> None:
     assert warm.record["cache"]["misses"] == 0
     assert warm.main_score == pytest.approx(fresh.main_score, abs=1e-6)
     assert cold.main_score == pytest.approx(fresh.main_score, abs=1e-6)
+
+
+def test_per_task_max_length_truncates_and_is_recorded(tmp_path: Path) -> None:
+    sweep = parse_sweep(
+        {
+            "models": [{"name": MINILM, "dims": [384], "task_max_length": {TASK: 16}}],
+            "tasks": [{"name": TASK, "max_samples": 20}],
+        }
+    )
+    outcome = run(sweep, tmp_path)[0]
+    record = outcome.record
+    assert record["settings"]["max_length"] == 16
+    assert record["truncated_texts"] > 0
+    folder = (
+        tmp_path
+        / "results"
+        / "sentence-transformers__all-MiniLM-L6-v2"
+        / REVISION
+        / "experiments"
+        / "max_length_16__max_samples_20"
+    )
+    assert (folder / f"{TASK}.json").exists()
