@@ -33,8 +33,15 @@ def make_encoder(backend: LazyBackend, cache_root: Path | None, max_length: int 
     """A harness encoder over MiniLM at full dim."""
     model = prepare_model(ModelEntry(name=MINILM))
     cache = EmbeddingCache(cache_root) if cache_root else None
-    return HarnessEncoder(model.spec, backend, model.spec.to_model_meta(), 384,
-                          EncodingEngine(4, show_progress=False), cache, max_length)
+    return HarnessEncoder(
+        model.spec,
+        backend,
+        model.spec.to_model_meta(),
+        384,
+        EncodingEngine(4, show_progress=False),
+        cache,
+        max_length,
+    )
 
 
 def test_second_call_is_served_from_cache_unchanged(minilm_backend, tmp_path: Path) -> None:
