@@ -55,7 +55,7 @@ def _check_hub_first(spec: ModelSpec) -> None:
         ensure_available(spec.name, spec.revision)
 
 
-def prepare_model(entry: ModelEntry, adapter: str | None = None) -> PreparedModel:
+def prepare_model(entry: ModelEntry) -> PreparedModel:
     """Resolve one model entry; errors name the model and the fix."""
     spec = _spec_for(entry)
     if not spec.revision:
@@ -64,7 +64,7 @@ def prepare_model(entry: ModelEntry, adapter: str | None = None) -> PreparedMode
         device=entry.settings.device,
         dtype=entry.settings.dtype,
         max_length=entry.settings.max_length,
-        peft_adapter=adapter or entry.adapter,
+        peft_adapter=entry.adapter,
         merge_peft=entry.merge_adapter,
     )
     info = describe_backend(spec, load)
@@ -138,3 +138,24 @@ def _with_languages(tasks: tuple[TaskEntry, ...], languages: list[str]) -> tuple
             "use ISO 639-3 codes such as deu, fra, spa, or pick other tasks",
         )
     return kept
+
+
+def with_overrides(
+    sweep: Sweep, from_path: str | None, adapter: str | None, merge_adapter: bool
+) -> Sweep:
+    """Apply --from (one model only), --adapter and --merge-adapter to the sweep's models."""
+    if from_path and len(sweep.models) != 1:
+        raise HarnessError(
+            "--from needs exactly one model in the selection",
+            "add --models NAME to pick the model the local weights belong to",
+        )
+    models = tuple(
+        replace(
+            m,
+            path=from_path or m.path,
+            adapter=adapter or m.adapter,
+            merge_adapter=merge_adapter or m.merge_adapter,
+        )
+        for m in sweep.models
+    )
+    return replace(sweep, models=models)

@@ -97,6 +97,7 @@ class HarnessEncoder(AbsEncoder):
         self.cache = cache
         self.max_length = max_length or backend.info.max_length
         self.stats = EncodeStats()
+        self.label = "encode"
 
     def encode(
         self,
@@ -161,7 +162,7 @@ class HarnessEncoder(AbsEncoder):
         before = self.engine.truncated
         prompted = [plan.prefix + text for text in texts]
         vectors = self.engine.encode(
-            backend, prompted, plan.adapter, self.max_length, sink, f"encode {plan.side}"
+            backend, prompted, plan.adapter, self.max_length, sink, f"{self.label} {plan.side}"
         )
         flush()
         self.stats.truncated += self.engine.truncated - before

@@ -65,7 +65,7 @@ def _max_length(model: PreparedModel, task: TaskEntry) -> int:
 class SweepRunner:
     """Executes the cells of a sweep in order, skipping finished ones."""
 
-    def __init__(self, sweep: Sweep, options: RunOptions, adapter: str | None = None) -> None:
+    def __init__(self, sweep: Sweep, options: RunOptions) -> None:
         if options.overwrite not in OVERWRITE_MODES:
             raise HarnessError(
                 f"unknown --overwrite {options.overwrite!r}",
@@ -74,7 +74,7 @@ class SweepRunner:
         check_tasks(sweep.tasks)
         self.sweep = sweep
         self.options = options
-        self.models = [prepare_model(m, adapter) for m in sweep.models]
+        self.models = [prepare_model(m) for m in sweep.models]
         self.store = ResultsStore(options.results_dir)
         self.cache = EmbeddingCache(options.cache_dir) if options.cache_dir else None
         self.tasks = TaskLoader()
@@ -150,6 +150,7 @@ class SweepRunner:
         encoder = HarnessEncoder(
             model.spec, backend, meta, dim, engine, self.cache, _max_length(model, task)
         )
+        encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
         start = time.perf_counter()
         result = mteb.evaluate(
             encoder,

@@ -78,6 +78,8 @@ def _silence_progress_bars() -> None:
     help="missing: resume; always: recompute; never: keep any file.",
 )
 @click.option("--adapter", help="A peft LoRA adapter folder to apply to every model.")
+@click.option("--merge-adapter", is_flag=True, help="Merge --adapter into the weights.")
+@click.option("--from", "from_path", help="Local weights for the (single) selected model.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(
     sweep_file: Path,
@@ -91,10 +93,12 @@ def run(
     no_cache: bool,
     overwrite: str,
     adapter: str | None,
+    merge_adapter: bool,
+    from_path: str | None,
     quiet: bool,
 ) -> None:
     """Run SWEEP_FILE: every model × task × dim cell through mteb, resuming finished ones."""
-    from embharness.cells import filter_sweep
+    from embharness.cells import filter_sweep, with_overrides
     from embharness.errors import HarnessError
 
     try:
@@ -109,6 +113,7 @@ def run(
         group,
         _split_csv(languages),
     )
+    sweep = with_overrides(sweep, from_path, adapter, merge_adapter)
     options = RunOptions(
         results_dir,
         None if no_cache else (cache_dir or embedding_cache_dir()),
@@ -117,7 +122,7 @@ def run(
     )
     if quiet:
         _silence_progress_bars()
-    runner = SweepRunner(sweep, options, adapter)
+    runner = SweepRunner(sweep, options)
     _print_table(runner, runner.run())
 
 

@@ -69,6 +69,7 @@ TASK_PROMPT_TYPES: dict[str, str] = {
     "PythonStdlibDocstringRetrieval": "nl2code",
 }
 
+
 def _spec(
     size: str, embed_dim: int, dims: tuple[int, ...], n_params: int, rev: str | None
 ) -> ModelSpec:
