@@ -13,7 +13,14 @@ from embharness.errors import HarnessError
 from embharness.report import plots, v3
 from embharness.report.averages import averages_frame
 from embharness.report.dims import DimTable, dim_tables
-from embharness.report.document import Document, Section, Table, dim_section, display
+from embharness.report.document import (
+    Document,
+    Section,
+    Table,
+    dim_section,
+    display,
+    subset_section,
+)
 from embharness.report.html import render_html
 from embharness.report.loading import Run, load_runs
 from embharness.report.markdown import render_markdown
@@ -27,6 +34,7 @@ from embharness.report.published import (
 from embharness.report.results_table import comparison_frame, scores_frame
 from embharness.report.scoring import DEFAULT_TOLERANCE, check_tolerance
 from embharness.report.settings import settings_table
+from embharness.report.subsets import subset_tables, subsets_frame
 
 COMPARISON_COLUMNS = ["model", "revision", "experiment", "dim", "task", "ours", "published"]
 COMPARISON_COLUMNS += ["reference", "delta", "within_tolerance", "note"]
@@ -40,6 +48,7 @@ class ReportFiles:
     html: Path
     csv: Path
     plots: list[Path]
+    subsets_csv: Path
 
 
 def _intro(results_dir: Path, tolerance: float) -> list[str]:
@@ -137,7 +146,8 @@ def build_report(
     tolerance: float = DEFAULT_TOLERANCE,
     published: Published | None = None,
 ) -> ReportFiles:
-    """Write ``report.md``, ``report.html``, ``scores.csv`` and ``plots/`` under ``out_dir``."""
+    """Write ``report.md``, ``report.html``, ``scores.csv``, ``scores_by_subset.csv`` and
+    ``plots/`` under ``out_dir``."""
     tolerance = check_tolerance(tolerance)
     runs = load_runs(Path(results_dir))
     if not runs:
@@ -146,6 +156,7 @@ def build_report(
     out_dir = Path(out_dir)
     comparison = comparison_frame(runs, published, tolerance)
     tables = dim_tables(runs, published)
+    subsets = subset_tables(runs)
     made = _plots(runs, tables, comparison, published, out_dir / "plots")
     settings = settings_table(runs)
     averages = display(averages_frame(runs, published, tolerance), tolerance)
@@ -155,6 +166,7 @@ def build_report(
         _comparison_section(comparison, tolerance),
         Section("Paper-style averages", tables=[Table(averages)]),
         dim_section(tables),
+        subset_section(subsets),
         *_v3_sections(runs, published, tolerance),
         *_others_section(runs),
         Section("Plots", plots=made),
@@ -167,8 +179,10 @@ def build_report(
         out_dir / "report.html",
         out_dir / "scores.csv",
         [p.png for p in made] + [p.svg for p in made],
+        out_dir / "scores_by_subset.csv",
     )
     atomic_write_text(files.markdown, render_markdown(document, out_dir))
     atomic_write_text(files.html, render_html(document))
     atomic_write_text(files.csv, scores_frame(runs, published, tolerance).to_csv(index=False))
+    atomic_write_text(files.subsets_csv, subsets_frame(subsets).to_csv(index=False))
     return files

@@ -37,12 +37,13 @@ RESULTS_OPTION = click.option(
     help="Within-tolerance mark: |ours − published| ≤ this many points.",
 )
 def report(results_dir: Path, out: Path, tolerance: float) -> None:
-    """Write report.md, report.html, scores.csv and plots/ comparing with published figures."""
+    """Write report.md, report.html, scores.csv, scores_by_subset.csv and plots/."""
     from embharness.report.build import build_report
 
     files = build_report(results_dir, out, tolerance)
     click.echo(
-        f"wrote {files.markdown}, {files.html}, {files.csv} and {len(files.plots)} plot files"
+        f"wrote {files.markdown}, {files.html}, {files.csv}, {files.subsets_csv} "
+        f"and {len(files.plots)} plot files"
     )
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from embharness.report.dims import DimTable
 from embharness.report.plots import Plot
 from embharness.report.scoring import fmt_delta, fmt_points
+from embharness.report.subsets import SubsetTable
 
 MISSING = "—"
 
@@ -90,4 +91,21 @@ def dim_section(tables: list[DimTable]) -> Section:
     section.tables = [Table(table.display(), table.title) for table in tables]
     if not tables:
         section.paragraphs.append("No results with a known embedding dimension.")
+    return section
+
+
+def subset_section(tables: list[SubsetTable]) -> Section:
+    """Split × subset × Matryoshka dimension tables, one per model variant and task."""
+    section = Section(
+        "Per-subset scores",
+        paragraphs=[
+            "Main score (points) per subset (and split, where there are several) and embedding "
+            "dimension, for every task whose result has more than one split × subset cell "
+            "(also in `scores_by_subset.csv`). `—` marks a missing cell; the last row counts "
+            "the subsets scored. Capped runs (`max_samples`) have tables of their own.",
+        ],
+    )
+    section.tables = [Table(table.display(), table.title) for table in tables]
+    if not tables:
+        section.paragraphs.append("No result has more than one split × subset cell.")
     return section
