@@ -83,7 +83,7 @@ def test_adapter_changes_result_identity(
     sweep = parse_sweep({"models": entries, "tasks": ["CosQA"]})
     runner = SweepRunner(sweep, RunOptions(tmp_path / "results", None, show_progress=False))
     task = sweep.tasks[0]
-    metas = [runner._meta(model, task, 64) for model in runner.models]
+    metas = [runner.cell_meta(model, task, 64) for model in runner.models]
     names = [meta.experiment_name or "" for meta in metas]
     assert "peft" not in names[0]
     for name, path in zip(names[1:], (lora_dir, other), strict=True):

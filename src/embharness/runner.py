@@ -58,6 +58,21 @@ def _main_score(task_result: Any) -> float:
     return float(task_result.get_score())
 
 
+def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
+    """Everything beyond the dim that changes a score and so names an experiment folder."""
+    max_length = _max_length(model, task)
+    weights = model.info.weights_hash if model.entry.path else None
+    adapter = model.info.peft_adapter
+    return {
+        "max_samples": task.max_samples or model.entry.settings.max_samples,
+        "max_length": max_length if max_length != model.spec.default_max_length else None,
+        "weights": weights[:12] if weights else None,
+        "peft_adapter": f"{Path(adapter['path']).name}-{adapter['sha256'][:12]}"
+        if adapter
+        else None,
+    }
+
+
 def _max_length(model: PreparedModel, task: TaskEntry) -> int:
     return model.entry.task_max_length.get(task.name) or task.max_length or model.info.max_length
 
@@ -99,21 +114,9 @@ class SweepRunner:
             ensure_available(model.spec.name, model.spec.revision)
         return load_backend(model.spec, model.load)
 
-    def _meta(self, model: PreparedModel, task: TaskEntry, dim: int) -> Any:
-        cap = task.max_samples or model.entry.settings.max_samples
-        weights = model.info.weights_hash if model.entry.path else None
-        adapter = model.info.peft_adapter
-        return model.spec.to_model_meta(
-            dim,
-            max_samples=cap,
-            max_length=_max_length(model, task)
-            if _max_length(model, task) != model.spec.default_max_length
-            else None,
-            weights=weights[:12] if weights else None,
-            peft_adapter=f"{Path(adapter['path']).name}-{adapter['sha256'][:12]}"
-            if adapter
-            else None,
-        )
+    def cell_meta(self, model: PreparedModel, task: TaskEntry, dim: int) -> Any:
+        """The mteb ``ModelMeta`` that names this cell's result (dim and experiment kwargs)."""
+        return model.spec.to_model_meta(dim, **_identity(model, task))
 
     def _should_skip(self, meta: Any, task: TaskEntry, splits: list[str]) -> bool:
         mode = self.options.overwrite
@@ -127,7 +130,7 @@ class SweepRunner:
         outcomes = []
         for dim in model.dims:
             self.done += 1
-            meta = self._meta(model, task, dim)
+            meta = self.cell_meta(model, task, dim)
             splits = self.tasks.splits(task)
             if self._should_skip(meta, task, splits):
                 self._say(

@@ -22,7 +22,7 @@ def _score_of(runner: SweepRunner, outcome: CellOutcome) -> float | None:
         return outcome.main_score
     model = next(m for m in runner.models if m.spec.name == outcome.model)
     task = next(t for t in runner.sweep.tasks if t.name == outcome.task)
-    path = runner.store.result_path(runner._meta(model, task, outcome.dim), outcome.task)
+    path = runner.store.result_path(runner.cell_meta(model, task, outcome.dim), outcome.task)
     record = path.parent / "_embharness" / path.name
     try:
         return float(json.loads(record.read_text())["main_score"])
