@@ -112,3 +112,33 @@ def test_kill_9_loop_resumes_to_identical_scores(tmp_path: Path) -> None:
     assert_nothing_partial(crashed)
     assert_same_scores(scores(reference / "results"), scores(crashed / "results"))
     assert len(scores(crashed / "results")) == 4
+
+
+CONCURRENT_SWEEP = """
+models:
+  - name: sentence-transformers/all-MiniLM-L6-v2
+    dims: [64, 384]
+tasks:
+  - name: HumanEvalRetrievalOffline
+    max_samples: 60
+  - name: PythonStdlibDocstringRetrieval
+    max_samples: 60
+"""
+
+
+def test_two_concurrent_runs_share_cache_and_results(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(CONCURRENT_SWEEP)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    first, second = start_run(sweep, shared), start_run(sweep, shared)
+    for proc in (first, second):
+        _, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert_nothing_partial(shared)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    solo = start_run(sweep, alone)
+    assert solo.wait(600) == 0
+    assert_same_scores(scores(alone / "results"), scores(shared / "results"))
+    assert len(scores(shared / "results")) == 4
