@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from test_report_fixtures import CODE_05B, REV, V3, code_05b_meta, full_scores, run_record
+from test_report_fixtures import (
+    CODE_05B,
+    PAPER_05B,
+    REV,
+    V3,
+    code_05b_meta,
+    full_scores,
+    run_record,
+)
 from test_report_fixtures import write_result as write
 
 from embharness.errors import HarnessError
@@ -24,21 +32,6 @@ from embharness.report.settings import settings_table
 from embharness.report.v3 import categories_frame, cells_frame
 
 CODE_15B = "jinaai/jina-code-embeddings-1.5b"
-# Table 2 as printed (0.5b / 1.5b), typed here so the test does not trust the loader.
-PAPER_05B = {
-    "CosQA": 39.25,
-    "COIRCodeSearchNetRetrieval": 85.73,
-    "CodeSearchNetRetrieval": 90.68,
-    "CodeEditSearchRetrieval": 83.25,
-    "AppsRetrieval": 84.17,
-    "SyntheticText2SQL": 72.80,
-    "CodeFeedbackMT": 89.56,
-    "CodeFeedbackST": 85.73,
-    "StackOverflowQA": 91.04,
-    "CodeTransOceanContest": 90.37,
-    "CodeTransOceanDL": 41.69,
-    "CodeSearchNetCCRetrieval": 90.41,
-}
 PAPER_05B_CODE_AVG = 78.72
 PAPER_15B = {"CosQA": 35.10, "AppsRetrieval": 86.63, "StackOverflowQA": 92.37}
 # ours − paper, in points; ±0.50 is exactly at the default tolerance.

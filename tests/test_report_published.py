@@ -12,6 +12,8 @@ from embharness.paths import configure_environment
 
 configure_environment()
 
+from test_report_fixtures import PAPER_05B  # noqa: E402
+
 from embharness.errors import HarnessError  # noqa: E402
 from embharness.report.published import (  # noqa: E402
     CODE_AVG,
@@ -25,21 +27,6 @@ from embharness.report.published import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[1]
-# Table 2, jina-code-embeddings-0.5b, the 12 MTEB(Code, v1) rows as printed in the paper.
-CODE_05B = {
-    "CosQA": 39.25,
-    "COIRCodeSearchNetRetrieval": 85.73,
-    "CodeSearchNetRetrieval": 90.68,
-    "CodeEditSearchRetrieval": 83.25,
-    "AppsRetrieval": 84.17,
-    "SyntheticText2SQL": 72.80,
-    "CodeFeedbackMT": 89.56,
-    "CodeFeedbackST": 85.73,
-    "StackOverflowQA": 91.04,
-    "CodeTransOceanContest": 90.37,
-    "CodeTransOceanDL": 41.69,
-    "CodeSearchNetCCRetrieval": 90.41,
-}
 
 
 def test_published_folder_is_inside_the_project() -> None:
@@ -50,13 +37,13 @@ def test_published_folder_is_inside_the_project() -> None:
 def test_loads_table2_and_v3_files() -> None:
     published = load_published()
     assert len(published.table2) == 25
-    assert sorted(published.code_tasks()) == sorted(CODE_05B)
+    assert sorted(published.code_tasks()) == sorted(PAPER_05B)
     model = "jinaai/jina-code-embeddings-0.5b"
-    for task, value in CODE_05B.items():
+    for task, value in PAPER_05B.items():
         assert published.paper_score(model, task) == value
     assert published.paper_average(model, CODE_AVG) == 78.72
     assert published.paper_average(model, OVERALL_AVG) == 78.41
-    assert round(statistics.fmean(CODE_05B.values()), 2) == 78.72
+    assert round(statistics.fmean(PAPER_05B.values()), 2) == 78.72
     assert [task for _, task in published.overall_cells()].count(None) == 8
     assert published.paper_column("Qwen/Qwen3-Embedding-0.6B") == "Qwen3-Embedding-0.6B"
     assert published.paper_column("sentence-transformers/all-MiniLM-L6-v2") is None

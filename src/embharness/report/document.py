@@ -77,35 +77,35 @@ def display(frame: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     return out.fillna("").astype(str).replace({"None": ""})
 
 
-def dim_section(tables: list[DimTable]) -> Section:
-    """Task × Matryoshka dimension tables, one per model variant."""
-    section = Section(
-        "Matryoshka dimensions",
-        paragraphs=[
-            "Main score (points) per task and embedding dimension; the largest dimension is "
-            "the full-dimension default run. Paper-style averages per dimension are partial "
-            "wherever a cell is missing; `(incomplete)` marks a result lacking some of the "
-            "task's splits or subsets (left out of the averages).",
-        ],
-    )
+def _tables_section(title: str, intro: str, tables: list, empty: str) -> Section:
+    section = Section(title, paragraphs=[intro])
     section.tables = [Table(table.display(), table.title) for table in tables]
     if not tables:
-        section.paragraphs.append("No results with a known embedding dimension.")
+        section.paragraphs.append(empty)
     return section
+
+
+def dim_section(tables: list[DimTable]) -> Section:
+    """Task × Matryoshka dimension tables, one per model variant."""
+    return _tables_section(
+        "Matryoshka dimensions",
+        "Main score (points) per task and embedding dimension; the largest dimension is "
+        "the full-dimension default run. Paper-style averages per dimension are partial "
+        "wherever a cell is missing; `(incomplete)` marks a result lacking some of the "
+        "task's splits or subsets (left out of the averages).",
+        tables,
+        "No results with a known embedding dimension.",
+    )
 
 
 def subset_section(tables: list[SubsetTable]) -> Section:
     """Split × subset × Matryoshka dimension tables, one per model variant and task."""
-    section = Section(
+    return _tables_section(
         "Per-subset scores",
-        paragraphs=[
-            "Main score (points) per subset (and split, where there are several) and embedding "
-            "dimension, for every task whose result has more than one split × subset cell "
-            "(also in `scores_by_subset.csv`). `—` marks a missing cell; the last row counts "
-            "the subsets scored. Capped runs (`max_samples`) have tables of their own.",
-        ],
+        "Main score (points) per subset (and split, where there are several) and embedding "
+        "dimension, for every task whose result has more than one split × subset cell "
+        "(also in `scores_by_subset.csv`). `—` marks a missing cell; the last row counts "
+        "the subsets scored. Capped runs (`max_samples`) have tables of their own.",
+        tables,
+        "No result has more than one split × subset cell.",
     )
-    section.tables = [Table(table.display(), table.title) for table in tables]
-    if not tables:
-        section.paragraphs.append("No result has more than one split × subset cell.")
-    return section
