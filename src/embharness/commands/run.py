@@ -31,12 +31,16 @@ def _score_of(runner: SweepRunner, outcome: CellOutcome) -> float | None:
 
 
 def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
-    click.echo(f"{'model':45} {'task':34} {'dim':>5} {'main score':>10}  status")
+    from embharness.tasks.registry import get_task
+
+    metrics = {t.name: get_task(t.name).metadata.main_score for t in runner.sweep.tasks}
+    click.echo(f"{'model':45} {'task':34} {'dim':>5} {'metric':>14} {'score':>7}  status")
     for outcome in outcomes:
         score = _score_of(runner, outcome)
         shown = f"{score:.4f}" if score is not None else "—"
         click.echo(
-            f"{outcome.model:45} {outcome.task:34} {outcome.dim:>5} {shown:>10}  {outcome.status}"
+            f"{outcome.model:45} {outcome.task:34} {outcome.dim:>5} "
+            f"{metrics[outcome.task]:>14} {shown:>7}  {outcome.status}"
         )
 
 
