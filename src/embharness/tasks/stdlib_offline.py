@@ -34,7 +34,8 @@ from typing import Any
 from datasets import Dataset
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
-from mteb.abstasks.task_metadata import TaskMetadata
+
+from embharness.tasks.code_metadata import code_retrieval_metadata
 
 MIN_QUERY_WORDS = 5
 SKIP_DIRS = frozenset(
@@ -211,7 +212,7 @@ _PYTHON = platform.python_version()
 class PythonStdlibDocstringRetrieval(AbsTaskRetrieval):
     """Docstring first paragraph → function source, over this interpreter's stdlib."""
 
-    metadata = TaskMetadata(
+    metadata = code_retrieval_metadata(
         name="PythonStdlibDocstringRetrieval",
         description=(
             f"CodeSearchNet-style docstring-to-code retrieval built offline from the Python "
@@ -224,19 +225,8 @@ class PythonStdlibDocstringRetrieval(AbsTaskRetrieval):
         ),
         reference="https://docs.python.org/3/library/index.html",
         dataset={"path": "python-stdlib:Lib", "revision": f"python-{_PYTHON}"},
-        type="Retrieval",
-        category="t2t",
-        modalities=["text"],
-        eval_splits=["test"],
-        eval_langs=["eng-Latn", "python-Code"],
-        main_score="ndcg_at_10",
         date=("1991-02-20", "2023-12-31"),
-        domains=["Programming"],
-        task_subtypes=["Code retrieval"],
         license="https://docs.python.org/3/license.html",
-        annotations_creators="derived",
-        dialect=[],
-        sample_creation="found",
         bibtex_citation="",
     )
 
