@@ -48,8 +48,9 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Write ``path`` via a temp file in the same folder, fsync, then rename over it.
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; once filled, fsync it and rename it over ``path``.
 
     A reader never sees a partial file; on any failure the old file (if any) stays intact.
     """
@@ -57,12 +58,11 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent
     )
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as handle:
-            write(handle)
-            handle.flush()
+        yield tmp
+        with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
@@ -75,6 +75,19 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Atomically write ``path`` by calling ``write`` on an open handle to a temp file."""
+    encoding = None if "b" in mode else "utf-8"
+    with _replacing(path) as tmp, tmp.open(mode, encoding=encoding) as handle:
+        write(handle)
+
+
+def atomic_write_file(path: Path, produce: Callable[[Path], None]) -> None:
+    """Atomically write ``path`` by letting ``produce`` write a temp file given its path."""
+    with _replacing(path) as tmp:
+        produce(tmp)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

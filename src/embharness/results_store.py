@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from embharness.atomic import atomic_write_json, folder_lock
+from embharness.atomic import atomic_write_file, atomic_write_json, folder_lock
 from embharness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from mteb.models import ModelMeta
 
 RECORD_FOLDER = "_embharness"
+
+
+def run_record_path(result_path: Path) -> Path:
+    """Where the harness keeps the run record of the result file ``result_path``."""
+    return result_path.parent / RECORD_FOLDER / result_path.name
 
 
 class ResultsStore:
@@ -46,6 +51,13 @@ class ResultsStore:
             return False
         return all(split in scores for split in splits)
 
+    def read_record(self, meta: ModelMeta, task_name: str) -> dict[str, Any] | None:
+        """The cell's run record, or None when it is missing or unreadable."""
+        try:
+            return json.loads(run_record_path(self.result_path(meta, task_name)).read_text())
+        except (OSError, ValueError):
+            return None
+
     def exists(self, meta: ModelMeta, task_name: str) -> bool:
         """Whether any result file exists for the cell."""
         return self.result_path(meta, task_name).exists()
@@ -67,16 +79,7 @@ class ResultsStore:
         folder = self.cell_folder(meta)
         path = folder / f"{result.task_name}.json"
         with folder_lock(self.root):
-            atomic_write_json(folder / RECORD_FOLDER / f"{result.task_name}.json", record)
+            atomic_write_json(run_record_path(path), record)
             atomic_write_json(folder / "model_meta.json", meta.to_dict())
-            atomic_write_json(path, _result_payload(result))
+            atomic_write_file(path, result.to_disk)
         return path
-
-
-def _result_payload(result: TaskResult) -> dict[str, Any]:
-    """The JSON that ``TaskResult.to_disk`` would write, produced without touching disk."""
-    with tempfile.TemporaryDirectory() as tmp:
-        scratch = Path(tmp) / "result.json"
-        result.to_disk(scratch)
-        payload = json.loads(scratch.read_text())
-    return payload

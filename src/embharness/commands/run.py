@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -22,12 +21,9 @@ def _score_of(runner: SweepRunner, outcome: CellOutcome) -> float | None:
         return outcome.main_score
     model = next(m for m in runner.models if m.spec.name == outcome.model)
     task = next(t for t in runner.sweep.tasks if t.name == outcome.task)
-    path = runner.store.result_path(runner.cell_meta(model, task, outcome.dim), outcome.task)
-    record = path.parent / "_embharness" / path.name
-    try:
-        return float(json.loads(record.read_text())["main_score"])
-    except (OSError, ValueError, KeyError):
-        return None
+    record = runner.store.read_record(runner.cell_meta(model, task, outcome.dim), outcome.task)
+    score = (record or {}).get("main_score")
+    return float(score) if score is not None else None
 
 
 def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:

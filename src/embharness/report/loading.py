@@ -21,8 +21,8 @@ from mteb.results import TaskResult
 
 from embharness.errors import HarnessError
 from embharness.report.mteb_tasks import task_or_none, task_type
+from embharness.results_store import run_record_path
 
-RECORD_FOLDER = "_embharness"
 EXPERIMENTS_FOLDER = "experiments"
 DIM_KWARGS = frozenset({"embed_dim", "max_samples"})
 
@@ -50,11 +50,6 @@ def read_json_or_none(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def run_record_path(result_path: Path) -> Path:
-    """Where the harness keeps the run record of the result file ``result_path``."""
-    return result_path.parent / RECORD_FOLDER / result_path.name
 
 
 def record_value(record: dict[str, Any] | None, *keys: str) -> Any:
