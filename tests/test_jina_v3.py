@@ -100,6 +100,63 @@ def test_adapter_for_every_task_type_and_side(task: str, side: str, adapter: str
     assert plan.source.startswith("adapter table")
 
 
+# mteb 2.26.24 JinaWrapper's model_prompts, written out by hand: only these types get an adapter.
+MTEB_WRAPPER_TABLE = {
+    "Retrieval": {"query": "retrieval.query", "document": "retrieval.passage"},
+    "Clustering": "separation",
+    "Reranking": "separation",
+    "Classification": "classification",
+    "MultilabelClassification": "classification",
+    "PairClassification": "classification",
+    "STS": "text-matching",
+    "BitextMining": "text-matching",
+    "Summarization": "text-matching",
+}
+
+
+def _task_types() -> list[str]:
+    """Every task type mteb declares (the TaskMetadata ``type`` literal)."""
+    from typing import get_args
+
+    from mteb.abstasks.task_metadata import TaskMetadata
+
+    return sorted(get_args(TaskMetadata.model_fields["type"].annotation))
+
+
+def _wrapper_table(task_type: str, side: str) -> str | None:
+    entry = MTEB_WRAPPER_TABLE.get(task_type)
+    return entry.get(side) if isinstance(entry, dict) else entry
+
+
+@pytest.mark.parametrize("task_type", _task_types())
+@pytest.mark.parametrize("side", ["query", "document"])
+def test_every_mteb_task_type_as_mteb_wrapper(task_type: str, side: str) -> None:
+    """Adapter and instruction per task type: the hand table, and mteb's own prompt lookup."""
+    from mteb.models.abs_encoder import get_prompt_name
+    from mteb.models.model_implementations.jina_models import JinaWrapper
+
+    metadata = mteb.get_task("SciFact").metadata.model_copy(
+        update={"type": task_type, "name": f"Some{task_type}Task"}
+    )
+    plan = resolve_plan(get_spec(V3), metadata, side)  # type: ignore[arg-type]
+    wrapper_prompts = mteb.get_model_meta(V3).loader_kwargs["model_prompts"]
+    mteb_name = get_prompt_name(wrapper_prompts, metadata, PromptType(side))
+    mteb_adapter = wrapper_prompts.get(mteb_name) if mteb_name else None
+    assert plan.adapter == _wrapper_table(task_type, side) == mteb_adapter
+    assert plan.prefix == JinaWrapper.jina_task_to_prompt.get(mteb_adapter or "", "")
+    assert not plan.harness_chosen
+
+
+@pytest.mark.parametrize("task", ["Core17InstructionRetrieval", "News21InstructionRetrieval"])
+def test_instruction_retrieval_gets_no_adapter_and_no_instruction(task: str) -> None:
+    """As the public results for Core17/News21/Robust04InstructionRetrieval were made."""
+    metadata = mteb.get_task(task).metadata
+    for side in ("query", "document"):
+        plan = resolve_plan(get_spec(V3), metadata, side)  # type: ignore[arg-type]
+        assert (plan.adapter, plan.prefix) == (None, "")
+        assert "no adapter" in plan.source
+
+
 @pytest.mark.parametrize(
     ("side", "instruction"), [("query", QUERY_INSTRUCTION), ("document", PASSAGE_INSTRUCTION)]
 )
@@ -188,13 +245,24 @@ def test_truncate_before_normalising(v3_dir: Path, make_encoder) -> None:
 
 def test_refuses_remote_code_not_allow_listed(v3_dir: Path) -> None:
     """A generic ``hf:`` folder asking for trust_remote_code is refused before any code runs."""
-    model = prepare_model(ModelEntry(name=f"hf:{v3_dir}", trust_remote_code=True))
     with pytest.raises(HarnessError, match="trust_remote_code"):
-        load_backend(model.spec, model.load)
+        prepare_model(ModelEntry(name=f"hf:{v3_dir}", trust_remote_code=True))
 
 
 def test_refuses_v3_at_another_revision(v3_dir: Path) -> None:
-    """The allow-list keys on (name, revision): v3 at any other revision is refused."""
+    """The allow-list keys on the model revision too: v3 at any other revision is refused."""
     spec = get_spec(V3, revision="0" * 40, local_path=str(v3_dir))
     with pytest.raises(HarnessError, match="trust_remote_code"):
         load_backend(spec, LoadSettings(device="cpu"))
+
+
+@pytest.mark.parametrize("code_revision", [None, "main", "abc123"])
+def test_refuses_v3_from_the_hub_with_unpinned_code(code_revision: str | None) -> None:
+    """Hub v3 takes its code from a second repo: without a commit pin it never loads."""
+    entry = ModelEntry(name=V3, code_revision=code_revision)
+    with pytest.raises(HarnessError) as caught:
+        prepare_model(entry)
+    line = caught.value.one_line()
+    assert "jinaai/xlm-roberta-flash-implementation" in line
+    assert "list_repo_commits" in line and "code_revision" in line and "--code-revision" in line
+    assert "\n" not in line

@@ -145,7 +145,11 @@ def test_jina_code_falls_back_and_records_it(
     encoder, recorder, _ = run_task(spec, task_name, tmp_path, 64)
     for plan in encoder.stats.plans.values():
         assert plan["prompt_type"] == prompt_type
-        assert plan["source"].startswith("fallback")
+        assert plan["harness_chosen"] is True
+        assert (
+            "harness fallback" in plan["source"]
+            and "not in the authors' task table" in plan["source"]
+        )
     prefixes = {CODE_QUERY_PREFIXES[prompt_type]}
     if "document" in expected:
         prefixes.add(CODE_DOCUMENT_PREFIXES[prompt_type])

@@ -15,22 +15,59 @@ from embharness.sweep import ModelEntry, Sweep, TaskEntry
 
 @dataclass(frozen=True)
 class PreparedModel:
-    """A sweep model resolved to its spec, load settings and (unloaded) backend identity."""
+    """A sweep model resolved to its spec, load settings and (unloaded) backend identity.
+
+    ``published`` is the spec before the sweep's own choices (whitespace rule, task adapters):
+    what differs from it names an experiment.
+    """
 
     entry: ModelEntry
     spec: ModelSpec
     load: LoadSettings
     info: BackendInfo
     dims: tuple[int, ...]
+    published: ModelSpec
 
 
-def _spec_for(entry: ModelEntry) -> ModelSpec:
+def _published_spec(entry: ModelEntry) -> ModelSpec:
     spec = get_spec(
-        entry.name, revision=entry.revision, local_path=entry.path, embed_dim=entry.embed_dim
+        entry.name,
+        revision=entry.revision,
+        local_path=entry.path,
+        embed_dim=entry.embed_dim,
+        code_revision=entry.code_revision,
     )
     if entry.trust_remote_code and not spec.trust_remote_code:
         spec = replace(spec, trust_remote_code=True)
     return spec
+
+
+def _with_choices(spec: ModelSpec, entry: ModelEntry) -> ModelSpec:
+    """The sweep's own choices on top of the published spec."""
+    if entry.strip_whitespace is not None:
+        spec = replace(spec, strip_whitespace=entry.strip_whitespace)
+    if entry.task_adapters:
+        spec = replace(spec, task_adapters=_task_adapters(spec, entry.task_adapters))
+    return spec
+
+
+def _task_adapters(spec: ModelSpec, chosen: dict[str, dict[str, str]]) -> dict:
+    """A sweep's per-task adapter opt-ins, checked against the model's own adapters."""
+    if not spec.adapter_names:
+        raise HarnessError(
+            f"model {spec.name} has no task adapters, so task_adapters cannot apply",
+            "remove `task_adapters:` from this model's entry",
+        )
+    table = {}
+    for task, sides in chosen.items():
+        for side, adapter in sides.items():
+            if adapter not in spec.adapter_names:
+                raise HarnessError(
+                    f"task_adapters.{task}.{side}: {spec.name} has no adapter {adapter!r}",
+                    f"use one of {', '.join(spec.adapter_names)}",
+                )
+            table[(task, side)] = adapter
+    return table
 
 
 def valid_dims(spec: ModelSpec, info: BackendInfo) -> tuple[int, ...]:
@@ -57,7 +94,8 @@ def _check_hub_first(spec: ModelSpec) -> None:
 
 def prepare_model(entry: ModelEntry) -> PreparedModel:
     """Resolve one model entry; errors name the model and the fix."""
-    spec = _spec_for(entry)
+    published = _published_spec(entry)
+    spec = _with_choices(published, entry)
     if not spec.revision:
         _check_hub_first(spec)
     load = LoadSettings(
@@ -68,7 +106,8 @@ def prepare_model(entry: ModelEntry) -> PreparedModel:
         merge_peft=entry.merge_adapter,
     )
     info = describe_backend(spec, load)
-    return PreparedModel(entry, spec, load, info, _check_dims(entry, valid_dims(spec, info)))
+    dims = _check_dims(entry, valid_dims(spec, info))
+    return PreparedModel(entry, spec, load, info, dims, published)
 
 
 def check_tasks(tasks: tuple[TaskEntry, ...]) -> None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from embharness.cache import EmbeddingCache
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the whitespace rule joined the key
 FLUSH_ROWS = 2048
 
 
@@ -73,6 +73,7 @@ def cache_key(info: BackendInfo, plan: EncodingPlan, max_length: int) -> dict[st
         "side": plan.side,
         "prefix": plan.prefix,
         "adapter": plan.adapter,
+        "strip": plan.strip,
     }
 
 
@@ -160,7 +161,7 @@ class HarnessEncoder(AbsEncoder):
 
         backend = self.backend.get()
         before = self.engine.truncated
-        prompted = [plan.prefix + text for text in texts]
+        prompted = [plan.model_input(text) for text in texts]
         vectors = self.engine.encode(
             backend, prompted, plan.adapter, self.max_length, sink, f"{self.label} {plan.side}"
         )

@@ -11,6 +11,8 @@ from typing import Any
 
 import embharness
 
+DTYPE_FROM_PARAMETERS = "model parameters"
+DTYPE_FROM_KEY = "cache key (model not loaded: every vector came from the cache)"
 PACKAGES = ("mteb", "torch", "transformers", "sentence-transformers", "peft", "datasets", "numpy")
 
 
@@ -62,6 +64,11 @@ def _task_info(task: Any, entry: Any, cap: int | None, plans: dict[str, Any]) ->
     }
 
 
+def _loaded_dtype(backend: Any) -> str | None:
+    """The dtype of the loaded weights, read from the parameters (None if never loaded)."""
+    return str(backend.get().dtype).removeprefix("torch.") if backend.loaded else None
+
+
 def build_record(
     model: Any,
     entry: Any,
@@ -89,11 +96,17 @@ def build_record(
             "weights_path": model.spec.local_path,
             "weights_hash": info.weights_hash,
             "peft_adapter": info.peft_adapter,
+            "code_repo": info.extra.get("code_repo"),
+            "code_revision": info.extra.get("code_revision"),
+            "flash_attn": info.extra.get("flash_attn"),
         },
         "task": _task_info(task, entry, cap, stats.plans),
         "settings": {
             "batch_size": encoder.engine.batch_size,
-            "dtype": info.dtype,
+            "dtype": _loaded_dtype(backend) or info.dtype,
+            "dtype_read_from": DTYPE_FROM_PARAMETERS if backend.loaded else DTYPE_FROM_KEY,
+            "published_dtype": model.spec.dtype,
+            "strip_whitespace": model.spec.strip_whitespace,
             "device": info.device,
             "max_length": encoder.max_length,
             "model_loaded": backend.loaded,

@@ -24,6 +24,7 @@ from embharness.models.engine import EncodingEngine
 from embharness.models.loading import load_backend
 from embharness.results_store import ResultsStore
 from embharness.run_record import build_record
+from embharness.specs.spec import SIDES
 from embharness.sweep import Sweep, TaskEntry
 from embharness.task_loading import TaskLoader
 
@@ -59,18 +60,37 @@ def _main_score(task_result: Any) -> float:
 
 
 def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
-    """Everything beyond the dim that changes a score and so names an experiment folder."""
+    """Everything beyond the dim that changes a score and so names an experiment folder.
+
+    Settings at the spec's published values (dtype, whitespace rule, adapter table) name none,
+    so a run as the authors ran it keeps the default folder.
+    """
     max_length = _max_length(model, task)
     weights = model.info.weights_hash if model.entry.path else None
     adapter = model.info.peft_adapter
+    spec = model.spec
+    published = model.published
     return {
         "max_samples": task.max_samples or model.entry.settings.max_samples,
-        "max_length": max_length if max_length != model.spec.default_max_length else None,
+        "max_length": max_length if max_length != spec.default_max_length else None,
         "weights": weights[:12] if weights else None,
         "peft_adapter": f"{Path(adapter['path']).name}-{adapter['sha256'][:12]}"
         if adapter
         else None,
+        "dtype": model.info.dtype if model.info.dtype != spec.dtype else None,
+        "strip_whitespace": spec.strip_whitespace
+        if spec.strip_whitespace != published.strip_whitespace
+        else None,
+        "task_adapters": _task_adapter_label(spec.task_adapters, task.name),
     }
+
+
+def _task_adapter_label(task_adapters: dict, task: str) -> str | None:
+    """``query=retrieval.query,document=retrieval.passage`` for a task the sweep opted in."""
+    chosen = [
+        f"{side}={task_adapters[(task, side)]}" for side in SIDES if (task, side) in task_adapters
+    ]
+    return ",".join(chosen) or None
 
 
 def _max_length(model: PreparedModel, task: TaskEntry) -> int:

@@ -21,6 +21,9 @@ MODEL_KEYS = SETTING_KEYS | {
     "embed_dim",
     "trust_remote_code",
     "task_max_length",
+    "code_revision",
+    "task_adapters",
+    "strip_whitespace",
 }
 TASK_KEYS = {"name", "splits", "subsets", "languages", "max_length", "max_samples"}
 TOP_KEYS = {"name", "description", "settings", "models", "tasks", "groups"}
@@ -56,6 +59,9 @@ class ModelEntry:
     embed_dim: int | None = None
     trust_remote_code: bool = False
     task_max_length: dict[str, int] = field(default_factory=dict)
+    code_revision: str | None = None
+    task_adapters: dict[str, dict[str, str]] = field(default_factory=dict)
+    strip_whitespace: bool | None = None
     settings: Settings = Settings()
 
 
@@ -130,6 +136,30 @@ def _parse_dims(where: str, raw: Any) -> tuple[int, ...]:
     return tuple(dims)
 
 
+def _parse_task_adapters(where: str, raw: Any) -> dict[str, dict[str, str]]:
+    """``{Task: adapter}`` (both sides) or ``{Task: {query: a, document: b}}``."""
+    example = "e.g. task_adapters: {Core17InstructionRetrieval: {query: retrieval.query}}"
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _fail(where, "must map task names to adapters", example)
+    parsed = {}
+    for task, choice in raw.items():
+        sides = {"query": choice, "document": choice} if isinstance(choice, str) else choice
+        if not isinstance(sides, dict) or not sides or set(sides) - {"query", "document"}:
+            raise _fail(
+                f"{where}.{task}", "give an adapter or {query: ..., document: ...}", example
+            )
+        parsed[str(task)] = {str(side): str(adapter) for side, adapter in sides.items()}
+    return parsed
+
+
+def _parse_optional_bool(where: str, raw: Any) -> bool | None:
+    if raw is None or isinstance(raw, bool):
+        return raw
+    raise _fail(where, f"must be true or false, got {raw!r}", "write true or false")
+
+
 def _parse_model(index: int, raw: Any, base: Settings) -> ModelEntry:
     where = f"models[{index}]"
     entry = _as_entry(where, raw)
@@ -144,6 +174,11 @@ def _parse_model(index: int, raw: Any, base: Settings) -> ModelEntry:
         embed_dim=entry.get("embed_dim"),
         trust_remote_code=bool(entry.get("trust_remote_code", False)),
         task_max_length=dict(entry.get("task_max_length") or {}),
+        code_revision=entry.get("code_revision"),
+        task_adapters=_parse_task_adapters(f"{where}.task_adapters", entry.get("task_adapters")),
+        strip_whitespace=_parse_optional_bool(
+            f"{where}.strip_whitespace", entry.get("strip_whitespace")
+        ),
         settings=base.merged(entry),
     )
 

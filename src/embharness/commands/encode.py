@@ -87,7 +87,7 @@ def encode(
     model = prepare_model(entry)
     plan = resolve_plan(model.spec, get_task(task_name).metadata, side)  # type: ignore[arg-type]
     if print_prompt:
-        click.echo(json.dumps(plan.prefix + (texts[0] if texts else "")))
+        click.echo(json.dumps(plan.model_input(texts[0] if texts else "")))
     if output_path is None:
         return
     backend = LazyBackend(model.info, lambda: load_backend(model.spec, model.load))

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from embharness.errors import HarnessError
 from embharness.hashing import folder_digest
 from embharness.models.backend import Backend, BackendInfo
-from embharness.models.device import dtype_name, pick_device, pick_dtype
+from embharness.models.device import DTYPES, dtype_name, pick_device, pick_dtype
 from embharness.models.hf_backend import AdapterMaskBackend, HFBackend
 from embharness.models.peft_adapter import adapter_identity, apply_lora
-from embharness.models.remote_code import check_remote_code
+from embharness.models.remote_code import RemoteCode, check_remote_code, remote_code_for
 from embharness.models.st_backend import STBackend
 from embharness.specs.generic import local_embed_dim
 from embharness.specs.spec import ModelSpec
@@ -75,8 +78,31 @@ def _hub_error(spec: ModelSpec, exc: Exception) -> HarnessError:
     )
 
 
+def flash_attn_usable(device: torch.device) -> bool:
+    """Whether flash-attn can run: CUDA and an importable ``flash_attn`` package."""
+    return device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None
+
+
+def _remote_code(spec: ModelSpec, source: WeightsSource) -> RemoteCode | None:
+    if not spec.trust_remote_code:
+        return None
+    return remote_code_for(spec, Path(source.location) if source.local else None)
+
+
+def _backend_extra(spec: ModelSpec, source: WeightsSource, device: torch.device) -> dict:
+    """Identity fields of remote-code models: the code's source and the attention kernel."""
+    code = _remote_code(spec, source)
+    if code is None:
+        return {}
+    check_remote_code(spec, code)
+    return {**code.as_dict(), "flash_attn": flash_attn_usable(device)}
+
+
 def describe_backend(spec: ModelSpec, settings: LoadSettings) -> BackendInfo:
-    """What a loaded backend would be, without loading weights (cache keys need it up front)."""
+    """What a loaded backend would be, without loading weights (cache keys need it up front).
+
+    Remote code is checked here, so an unreviewed or unpinned model fails before any work.
+    """
     source = resolve_source(spec)
     device = pick_device(settings.device)
     local_dim = local_embed_dim(Path(source.location)) if source.local else None
@@ -85,12 +111,13 @@ def describe_backend(spec: ModelSpec, settings: LoadSettings) -> BackendInfo:
         revision=spec.revision,
         loader=spec.loader,
         pooling=spec.pooling,
-        dtype=dtype_name(pick_dtype(settings.dtype, device)),
+        dtype=dtype_name(pick_dtype(settings.dtype, device, spec.dtype)),
         max_length=settings.max_length or spec.default_max_length,
         device=str(device),
         embed_dim=min(spec.embed_dim, local_dim or spec.embed_dim),
         weights_hash=source.digest(),
         peft_adapter=adapter_identity(settings.peft_adapter) if settings.peft_adapter else None,
+        extra=_backend_extra(spec, source, device),
     )
 
 
@@ -102,17 +129,20 @@ def _with_peft(model: Any, settings: LoadSettings) -> Any:
     )
 
 
+def _remote_kwargs(info: BackendInfo) -> dict[str, Any]:
+    """trust_remote_code, the pinned code revision, and flash-attn only where it can run."""
+    kwargs: dict[str, Any] = {"trust_remote_code": True, "use_flash_attn": info.extra["flash_attn"]}
+    if info.extra.get("code_revision"):
+        kwargs["code_revision"] = info.extra["code_revision"]
+    return kwargs
+
+
 def _load_transformers(spec: ModelSpec, settings: LoadSettings, remote: bool) -> tuple:
     from transformers import AutoModel, AutoTokenizer
 
+    info = describe_backend(spec, settings)
     source = resolve_source(spec)
-    device = pick_device(settings.device)
-    dtype = pick_dtype(settings.dtype, device)
-    extra: dict[str, Any] = {}
-    if remote:
-        check_remote_code(spec.name, spec.revision)
-        # The v3 code reads `use_flash_attn` from its config; flash-attn needs CUDA.
-        extra = {"trust_remote_code": True, "use_flash_attn": device.type == "cuda"}
+    extra = _remote_kwargs(info) if remote else {}
     revision = None if source.local else source.revision
     try:
         tokenizer = AutoTokenizer.from_pretrained(
@@ -121,11 +151,37 @@ def _load_transformers(spec: ModelSpec, settings: LoadSettings, remote: bool) ->
             padding_side=spec.padding_side,
             trust_remote_code=remote,
         )
-        model = AutoModel.from_pretrained(source.location, revision=revision, dtype=dtype, **extra)
+        model = AutoModel.from_pretrained(
+            source.location, revision=revision, dtype=DTYPES[info.dtype], **extra
+        )
     except OSError as exc:
         raise _hub_error(spec, exc) from exc
-    model = _with_peft(model, settings).to(device).eval()
-    return model, tokenizer, describe_backend(spec, settings)
+    model = _with_peft(model, settings).to(info.device).eval()
+    if remote:
+        _check_flash_attn(info, model)
+    return model, tokenizer, _checked_dtype(info, model)
+
+
+def _check_flash_attn(info: BackendInfo, model: Any) -> None:
+    """The code must have taken the flash-attn setting we passed (it is part of the identity)."""
+    used = bool(getattr(model.config, "use_flash_attn", False))
+    if used != info.extra["flash_attn"]:
+        raise HarnessError(
+            f"{info.name} loaded with use_flash_attn={used}, but {info.extra['flash_attn']} was "
+            "asked for",
+            "report this model code; its flash-attn switch is not honoured",
+        )
+
+
+def _checked_dtype(info: BackendInfo, model: Any) -> BackendInfo:
+    """Fail when the weights' dtype (read from the parameters) is not the one keyed on."""
+    loaded = dtype_name(next(model.parameters()).dtype)
+    if loaded != info.dtype:
+        raise HarnessError(
+            f"{info.name} loaded in {loaded}, but the run is keyed on {info.dtype}",
+            f"set `dtype: {loaded}` for it in the sweep file (its code overrides the request)",
+        )
+    return info
 
 
 def load_auto_model(spec: ModelSpec, settings: LoadSettings) -> Backend:
@@ -146,7 +202,7 @@ def load_sentence_transformer(spec: ModelSpec, settings: LoadSettings) -> Backen
 
     source = resolve_source(spec)
     device = pick_device(settings.device)
-    dtype = pick_dtype(settings.dtype, device)
+    dtype = pick_dtype(settings.dtype, device, spec.dtype)
     try:
         model = SentenceTransformer(
             source.location,
@@ -159,7 +215,7 @@ def load_sentence_transformer(spec: ModelSpec, settings: LoadSettings) -> Backen
     model[0].auto_model = _with_peft(model[0].auto_model, settings)
     max_length = settings.max_length or spec.default_max_length
     model.max_seq_length = max_length
-    info = describe_backend(spec, settings)
+    info = _checked_dtype(describe_backend(spec, settings), model)
     return STBackend(model.eval(), _checked_dim(info, model.get_sentence_embedding_dimension()))
 
 

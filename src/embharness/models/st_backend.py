@@ -22,8 +22,11 @@ class STBackend:
         self.dtype = next(model.parameters()).dtype
 
     def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
-        """Strip (and lower-case when the model does) as sentence-transformers does."""
-        cleaned = [str(t).strip() for t in texts]
+        """Lower-case when the model does, as sentence-transformers does.
+
+        Stripping is the spec's whitespace rule, applied before (``EncodingPlan.model_input``).
+        """
+        cleaned = [str(t) for t in texts]
         if getattr(self.first, "do_lower_case", False):
             cleaned = [t.lower() for t in cleaned]
         return tokenize_with_truncation_count(self.tokenizer, cleaned, max_length)

@@ -31,7 +31,7 @@ from embharness.report.published import (
     Published,
     load_published,
 )
-from embharness.report.results_table import comparison_frame, scores_frame
+from embharness.report.results_table import comparison_frame, experiment_label, scores_frame
 from embharness.report.scoring import DEFAULT_TOLERANCE, check_tolerance
 from embharness.report.settings import settings_table
 from embharness.report.subsets import subset_tables, subsets_frame
@@ -60,6 +60,9 @@ def _intro(results_dir: Path, tolerance: float) -> list[str]:
         "A missing result is shown as `—` or `missing`, never as 0, and averages over partial "
         "cell sets are marked `partial` and never compared.",
         "Capped quick runs (`max_samples`) are shown but never compared with published figures.",
+        "A run in another dtype than the published figures (e.g. float32 on CPU, which the "
+        "leaderboard tolerates) is compared but marked in its note and table title; so is a "
+        "cell whose prompt the harness chose (see Harness-chosen prompts).",
     ]
 
 
@@ -115,6 +118,28 @@ def _v3_sections(runs: list[Run], published: Published, tolerance: float) -> lis
     ]
 
 
+def _harness_prompts_section(runs: list[Run]) -> list[Section]:
+    """Cells of tasks outside the authors' prompt table, with the harness's choice and why."""
+    rows = [
+        (r.model, experiment_label(r), r.task, choice)
+        for r in runs
+        for choice in r.harness_chosen_prompts()
+    ]
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows, columns=["model", "experiment", "task", "harness-chosen prompt"])
+    return [
+        Section(
+            "Harness-chosen prompts",
+            paragraphs=[
+                "These tasks are outside the authors' prompt table (jina-code-embeddings: the "
+                "paper's Table 4b); the harness chose the prompt, for the reason given."
+            ],
+            tables=[Table(frame)],
+        )
+    ]
+
+
 def _others_section(runs: list[Run]) -> list[Section]:
     others = [r for r in runs if r.kind == "other"]
     if not others:
@@ -167,6 +192,7 @@ def build_report(
         Section("Paper-style averages", tables=[Table(averages)]),
         dim_section(tables),
         subset_section(subsets),
+        *_harness_prompts_section(runs),
         *_v3_sections(runs, published, tolerance),
         *_others_section(runs),
         Section("Plots", plots=made),

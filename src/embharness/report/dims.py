@@ -28,12 +28,14 @@ class DimTable:
     scores: pd.DataFrame
     incomplete: frozenset[tuple[str, int]]
     averages: dict[int, list[Average]]
+    precision: str | None = None
 
     @property
     def title(self) -> str:
-        """Heading naming the model, revision and sample cap."""
+        """Heading naming the model, revision, sample cap and any non-published dtype."""
         cap = f", capped at {self.max_samples} samples (not comparable)" if self.max_samples else ""
-        return f"{self.model} @ {self.revision[:12]}{cap}"
+        precision = f", {self.precision}" if self.precision else ""
+        return f"{self.model} @ {self.revision[:12]}{cap}{precision}"
 
     def display(self) -> pd.DataFrame:
         """Strings for rendering: ``—`` for a missing cell, paper averages as extra rows."""
@@ -52,7 +54,10 @@ class DimTable:
         return f"{text} (incomplete)" if (task, dim) in self.incomplete else text
 
 
-def _table(key: tuple[str, str, int | None], runs: list[Run], published: Published) -> DimTable:
+TableKey = tuple[str, str, int | None, str | None]
+
+
+def _table(key: TableKey, runs: list[Run], published: Published) -> DimTable:
     cells = {(run.task, run.dim): points(run.score()) for run in runs if run.dim}
     frame = pd.Series(cells, dtype=float).unstack() if cells else pd.DataFrame()
     frame = frame.reindex(columns=sorted(frame.columns)).sort_index()
@@ -64,15 +69,16 @@ def _table(key: tuple[str, str, int | None], runs: list[Run], published: Publish
         )
         for dim in frame.columns
     }
-    return DimTable(key[0], key[1], key[2], frame, incomplete, averages)
+    return DimTable(key[0], key[1], key[2], frame, incomplete, averages, key[3])
 
 
 def dim_tables(runs: Iterable[Run], published: Published) -> list[DimTable]:
-    """One table per (model, revision, sample cap) over its full-dim and Matryoshka runs."""
-    groups: dict[tuple[str, str, int | None], list[Run]] = {}
+    """One table per (model, revision, sample cap, dtype) over its full-dim and Matryoshka runs."""
+    groups: dict[TableKey, list[Run]] = {}
     for run in runs:
         if run.kind in ("full", "dim"):
-            groups.setdefault((run.model, run.revision, run.max_samples), []).append(run)
-    ordered = sorted(groups, key=lambda k: (k[0], k[1], k[2] or 0))
+            key = (run.model, run.revision, run.max_samples, run.precision_note)
+            groups.setdefault(key, []).append(run)
+    ordered = sorted(groups, key=lambda k: (k[0], k[1], k[2] or 0, k[3] or ""))
     tables = [_table(key, groups[key], published) for key in ordered]
     return [table for table in tables if len(table.scores.columns)]  # dims unknown: no table

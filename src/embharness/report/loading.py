@@ -24,7 +24,9 @@ from embharness.report.mteb_tasks import task_or_none, task_type
 from embharness.results_store import run_record_path
 
 EXPERIMENTS_FOLDER = "experiments"
-DIM_KWARGS = frozenset({"embed_dim", "max_samples"})
+# Experiment kwargs that keep a run comparable with published figures: Matryoshka dims, sample
+# caps (shown, never compared) and a dtype other than the published one (marked).
+DIM_KWARGS = frozenset({"embed_dim", "max_samples", "dtype"})
 
 
 def mteb_cache_for(results_dir: Path) -> mteb.ResultCache:
@@ -96,6 +98,27 @@ class Run:
         if not self.kwargs or not set(self.kwargs) <= DIM_KWARGS:
             return "other"
         return "dim" if "embed_dim" in self.kwargs else "full"
+
+    @property
+    def precision_note(self) -> str | None:
+        """How a run in another dtype than the published one is marked; None otherwise."""
+        dtype = self.kwargs.get("dtype")
+        if dtype is None:
+            return None
+        published = record_value(self.record, "settings", "published_dtype") or "another dtype"
+        device = str(record_value(self.record, "settings", "device") or "")
+        where = " on CPU" if device.startswith("cpu") else ""
+        tolerated = " (tolerated by the leaderboard)" if where and dtype == "float32" else ""
+        return f"{dtype}{where}, published in {published}{tolerated}"
+
+    def harness_chosen_prompts(self) -> list[str]:
+        """``side: prompt (reason)`` for each side whose prompt the harness chose."""
+        plans = record_value(self.record, "task", "plans") or {}
+        return [
+            f"{side}: {plan.get('prompt_type') or plan.get('adapter')} ({plan.get('source')})"
+            for side, plan in sorted(plans.items())
+            if isinstance(plan, dict) and plan.get("harness_chosen")
+        ]
 
     @property
     def task_type(self) -> str:

@@ -100,19 +100,26 @@ def _base_row(run: Run, note: str) -> dict[str, Any]:
     }
 
 
+def run_marks(run: Run) -> list[str]:
+    """What a reader must know about how a run was made: dtype and harness-chosen prompts."""
+    marks = [run.precision_note] if run.precision_note else []
+    marks += [f"harness-chosen prompt, {choice}" for choice in run.harness_chosen_prompts()]
+    return marks
+
+
 def compare_run(run: Run, published: Published, tolerance: float) -> dict[str, Any]:
     """One row of the comparison table for ``run`` (a full-dimension run)."""
     row = _base_row(run, "no published figure")
     reference = reference_for(run, published)
-    if reference is None:
-        return row
-    row.update(published=reference.value, reference=reference.source, note=reference.note)
-    reason = _not_compared(run, reference)
-    if reason:
-        row["note"] = "; ".join(filter(None, [reason, reference.note]))
-    elif reference.value is not None:
-        row["delta"] = delta_points(row["ours"], reference.value)
-        row["within_tolerance"] = within_tolerance(row["delta"], tolerance)
+    if reference is not None:
+        row.update(published=reference.value, reference=reference.source, note=reference.note)
+        reason = _not_compared(run, reference)
+        if reason:
+            row["note"] = "; ".join(filter(None, [reason, reference.note]))
+        elif reference.value is not None:
+            row["delta"] = delta_points(row["ours"], reference.value)
+            row["within_tolerance"] = within_tolerance(row["delta"], tolerance)
+    row["note"] = "; ".join(filter(None, [row["note"], *run_marks(run)]))
     return row
 
 

@@ -9,6 +9,10 @@ from embharness.errors import HarnessError
 from embharness.specs.spec import ModelSpec
 
 GENERIC_PREFIXES = {"st:": "sentence_transformers", "hf:": "hf_auto"}
+GENERIC_STRIP_SOURCES = {
+    True: "sentence-transformers' Transformer module strips every text before tokenizing",
+    False: "a plain transformers tokenizer takes the text as given",
+}
 
 
 def _read_json(path: Path) -> dict:
@@ -48,10 +52,12 @@ def generic_spec(
             f"cannot tell the output size of generic model {ref!r}",
             "give `embed_dim:` in the sweep file, or point at a local folder with a config.json",
         )
+    loader = _loader_for(folder, explicit)
+    strip = loader == "sentence_transformers"
     return ModelSpec(
         name=folder.resolve().name if folder else name,
         revision="local" if folder and revision is None else revision,
-        loader=_loader_for(folder, explicit),
+        loader=loader,
         embed_dim=int(dim),
         matryoshka_dims=(),
         max_tokens=512,
@@ -59,4 +65,6 @@ def generic_spec(
         pooling=pooling,
         license="unknown",
         local_path=str(folder.resolve()) if folder else None,
+        strip_whitespace=strip,
+        strip_source=GENERIC_STRIP_SOURCES[strip],
     )

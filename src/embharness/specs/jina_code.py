@@ -70,6 +70,20 @@ TASK_PROMPT_TYPES: dict[str, str] = {
 }
 
 
+DTYPE_SOURCE = "arXiv 2508.21290v1, Appendix C: evaluated in FP16, batch size 8, length 8192"
+
+# Whitespace (issue 9): the model card's transformers example tokenizes texts as given, while its
+# sentence-transformers path (the one mteb runs sentence-transformers models through) strips
+# each prompted text. With last-token pooling a trailing newline would itself be the pooled
+# token, and code often ends in one: all 164 raw HumanEval solutions start with indentation and
+# end in "\n" (scripts/count_whitespace.py). We follow the sentence-transformers path, the way
+# a leaderboard run would see the model; `strip_whitespace: false` in a sweep gives the other.
+STRIP_SOURCE = (
+    "model card, sentence-transformers usage: its Transformer module strips each prompted text "
+    "(the transformers example does not); a trailing newline would be the last-token-pooled token"
+)
+
+
 def _spec(
     size: str, embed_dim: int, dims: tuple[int, ...], n_params: int, rev: str | None
 ) -> ModelSpec:
@@ -89,7 +103,37 @@ def _spec(
         reference=f"https://huggingface.co/jinaai/jina-code-embeddings-{size}",
         prompt_types=PROMPT_TYPES,
         task_prompt_types=TASK_PROMPT_TYPES,
+        dtype="float16",
+        dtype_source=DTYPE_SOURCE,
+        strip_whitespace=True,
+        strip_source=STRIP_SOURCE,
         sources=SOURCES,
+        # Leaderboard metadata (mteb's registry has no entry for these models).
+        # The arXiv v1 date of 2508.21290; the exact hub release date is not in our sources.
+        release_date="2025-08-31",
+        # Paper §3 and the README's reference facts: Qwen2.5-Coder-0.5B / -1.5B backbones.
+        adapted_from=f"Qwen/Qwen2.5-Coder-{size.upper()}",
+        # Per the paper's statement that it trains on the training splits of most benchmark
+        # tasks; exact list not published in our sources. mteb's task metadata records eval
+        # splits only, so which training splits exist cannot be checked per task: all 12
+        # MTEB(Code, v1) tasks are declared (the conservative disclosure; CodeEditSearchRetrieval
+        # is evaluated on its only split, "train").
+        training_datasets=frozenset(
+            {
+                "AppsRetrieval",
+                "COIRCodeSearchNetRetrieval",
+                "CodeEditSearchRetrieval",
+                "CodeFeedbackMT",
+                "CodeFeedbackST",
+                "CodeSearchNetCCRetrieval",
+                "CodeSearchNetRetrieval",
+                "CodeTransOceanContest",
+                "CodeTransOceanDL",
+                "CosQA",
+                "StackOverflowQA",
+                "SyntheticText2SQL",
+            }
+        ),
     )
 
 

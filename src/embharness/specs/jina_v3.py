@@ -6,40 +6,60 @@ Sources: arXiv 2409.10173 (jina-embeddings-v3), the model card, and mteb 2.26's 
 
 from __future__ import annotations
 
-from embharness.specs.spec import ModelSpec
+from embharness.specs.spec import SIDES, ModelSpec, Side
 
 REVISION = "215a6e121fa0183376388ac6b1ae230326bfeaed"
 
-ADAPTERS = {
+# mteb 2.26.24 JinaWrapper's `model_prompts` (mteb/models/model_implementations/jina_models.py):
+# only these task types get an adapter. Every other type (InstructionRetrieval,
+# InstructionReranking, Regression, ...) gets no adapter and no instruction, as the public results
+# for Core17/News21/Robust04InstructionRetrieval were made. A sweep may opt a task into another
+# adapter (`task_adapters:`), which then names an experiment.
+ADAPTERS: dict[tuple[str, Side], str] = {
     ("Retrieval", "query"): "retrieval.query",
     ("Retrieval", "document"): "retrieval.passage",
-    # Not in mteb's table: retrieval-shaped types take the retrieval adapters (recorded as such).
-    ("InstructionRetrieval", "query"): "retrieval.query",
-    ("InstructionRetrieval", "document"): "retrieval.passage",
-    ("InstructionReranking", "query"): "retrieval.query",
-    ("InstructionReranking", "document"): "retrieval.passage",
     **{
         (task_type, side): "separation"
         for task_type in ("Clustering", "Reranking")
-        for side in ("query", "document")
+        for side in SIDES
     },
     **{
         (task_type, side): "classification"
         for task_type in ("Classification", "PairClassification", "MultilabelClassification")
-        for side in ("query", "document")
+        for side in SIDES
     },
     **{
         (task_type, side): "text-matching"
         for task_type in ("STS", "BitextMining", "Summarization")
-        for side in ("query", "document")
+        for side in SIDES
     },
 }
+
+# The model's LoRA adapters, in its `lora_adaptations` order (model card).
+ADAPTER_NAMES = ("retrieval.query", "retrieval.passage", "separation", "classification")
+ADAPTER_NAMES += ("text-matching",)
 
 # mteb's wrapper adds instructions for the retrieval adapters only.
 ADAPTER_INSTRUCTIONS = {
     "retrieval.query": "Represent the query for retrieving evidence documents: ",
     "retrieval.passage": "Represent the document for retrieval: ",
 }
+
+# The modeling code: config.json's `auto_map` points at this second repository. transformers
+# applies the model revision only to the model's own repository, so the code needs its own pin
+# (`code_revision:`); no source available to us gives that commit, so none is pinned here.
+CODE_REPO = "jinaai/xlm-roberta-flash-implementation"
+
+DTYPE_SOURCE = (
+    "the checkpoint's own dtype, bfloat16 (config.json torch_dtype), which is what mteb loads: "
+    f"{CODE_REPO} modeling_xlm_roberta.py, XLMRobertaPreTrainedModel.from_pretrained defaults "
+    "torch_dtype='auto', and configuration_xlm_roberta.py, XLMRobertaFlashConfig.__init__, keeps "
+    "the config's dtype with flash-attn on CUDA and falls back to float32 otherwise"
+)
+STRIP_SOURCE = (
+    "mteb runs v3 through sentence-transformers (JinaWrapper), whose custom_st module strips "
+    "each prompted text before tokenizing"
+)
 
 JINA_V3 = ModelSpec(
     name="jinaai/jina-embeddings-v3",
@@ -55,10 +75,16 @@ JINA_V3 = ModelSpec(
     trust_remote_code=True,
     reference="https://huggingface.co/jinaai/jina-embeddings-v3",
     adapters=ADAPTERS,
-    default_adapter="text-matching",
     adapter_instructions=ADAPTER_INSTRUCTIONS,
+    adapter_names=ADAPTER_NAMES,
+    dtype="bfloat16",
+    dtype_source=DTYPE_SOURCE,
+    strip_whitespace=True,
+    strip_source=STRIP_SOURCE,
+    code_repo=CODE_REPO,
     sources=(
         "arXiv 2409.10173 (adapters, Matryoshka dims 32-1024)",
         "mteb 2.26 jina_models.py (revision, task-type→adapter table, instructions)",
+        f"{CODE_REPO} configuration_xlm_roberta.py and modeling_xlm_roberta.py (dtype)",
     ),
 )

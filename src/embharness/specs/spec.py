@@ -31,7 +31,13 @@ class ModelSpec:
     ``prompt_types`` maps a prompt type (e.g. ``nl2code``) to its prefix pair;
     ``task_prompt_types`` maps an mteb task name to a prompt type (the paper's table);
     ``adapters`` maps (mteb task type, side) to a LoRA task adapter (jina-embeddings-v3);
-    ``adapter_instructions`` maps an adapter to the instruction prepended to its inputs.
+    ``adapter_instructions`` maps an adapter to the instruction prepended to its inputs;
+    ``task_adapters`` maps (mteb task name, side) to an adapter the user opted into, looked up
+    before ``adapters`` (mteb's order: task name before task type).
+    ``dtype`` is the dtype the published figures were made in (``dtype_source`` says why);
+    ``strip_whitespace`` strips the prompted text as sentence-transformers does
+    (``strip_source`` gives the evidence). ``code_repo``/``code_revision`` pin remote modeling
+    code that lives outside the model's own repository.
     """
 
     name: str
@@ -52,10 +58,21 @@ class ModelSpec:
     prompt_types: dict[str, PromptPair] = field(default_factory=dict)
     task_prompt_types: dict[str, str] = field(default_factory=dict)
     adapters: dict[tuple[str, Side], str] = field(default_factory=dict)
-    default_adapter: str | None = None
     adapter_instructions: dict[str, str] = field(default_factory=dict)
+    adapter_names: tuple[str, ...] = ()
+    task_adapters: dict[tuple[str, Side], str] = field(default_factory=dict)
+    dtype: str = "float32"
+    dtype_source: str = "sentence-transformers and transformers load float32 by default"
+    strip_whitespace: bool = False
+    strip_source: str = "transformers tokenizers take the text as given"
+    code_repo: str | None = None
+    code_revision: str | None = None
     local_path: str | None = None
     sources: tuple[str, ...] = ()
+    # Leaderboard metadata for models mteb's registry lacks (registered ones use mteb's entry).
+    release_date: str | None = None
+    adapted_from: str | None = None
+    training_datasets: frozenset[str] | None = None
 
     @property
     def dims(self) -> tuple[int, ...]:
