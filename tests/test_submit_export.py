@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mteb
 import pytest
 from mteb.models.model_meta import ModelMeta
 from mteb.results import TaskResult
-from test_report_fixtures import CODE_05B, REV, code_05b_meta, full_scores, run_record, write_result
+from test_report_fixtures import (
+    CODE_05B,
+    REV,
+    V3,
+    code_05b_meta,
+    full_scores,
+    run_record,
+    simple_meta,
+    write_result,
+)
 
 from embharness.errors import HarnessError
 from embharness.report import submit as submit_module
-from embharness.report.submit import SNIPPET_FILE, export_submission
+from embharness.report.submit import SNIPPET_FILE, export_submission, format_submission
 
 CODE_TASKS = sorted(t.metadata.name for t in mteb.get_benchmark("MTEB(Code, v1)").tasks)
 
@@ -32,12 +42,16 @@ def _results(tmp_path: Path, skip: str | None = None, dirty_task: str | None = N
     return results
 
 
-def _exec_snippet(path: Path) -> ModelMeta:
+def _exec_snippet(path: Path, variable: str = "jina_code_embeddings_0_5b") -> ModelMeta:
     namespace: dict[str, object] = {}
-    exec(path.read_text(), namespace)
-    meta = namespace["jina_code_embeddings_0_5b"]
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    meta = namespace[variable]
     assert isinstance(meta, ModelMeta)
     return meta
+
+
+def _note_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "not in mteb's model registry" in line]
 
 
 def test_export_round_trips_through_mteb(tmp_path: Path) -> None:
@@ -70,7 +84,49 @@ def test_snippet_comes_from_the_registry_meta(tmp_path: Path) -> None:
     export_submission(CODE_05B, out, _results(tmp_path))
     meta = _exec_snippet(out / SNIPPET_FILE)
     expected = registry.model_meta_for(CODE_05B).model_copy(update={"revision": REV})
-    assert meta.to_dict() == expected.to_dict()
+    assert meta == expected  # every field (model_dump), training datasets as a set
+    code_v1 = set(CODE_TASKS)
+    assert (meta.release_date, meta.adapted_from) == ("2025-08-31", "Qwen/Qwen2.5-Coder-0.5B")
+    assert meta.training_datasets == code_v1 and meta.is_zero_shot_on(CODE_TASKS) is False
+
+
+def test_unregistered_model_gets_one_note_line(tmp_path: Path) -> None:
+    out = tmp_path / "submission"
+    done = export_submission(CODE_05B, out, _results(tmp_path))
+    assert done.snippet == out / SNIPPET_FILE
+    notes = _note_lines(format_submission(done))
+    assert notes == [
+        f"note: {CODE_05B} is not in mteb's model registry, so the leaderboard cannot show it "
+        f"until a ModelMeta is added to mteb; wrote {out / SNIPPET_FILE} for that PR"
+    ]
+
+
+def test_any_unregistered_model_gets_a_snippet_from_its_saved_meta(tmp_path: Path) -> None:
+    name = "acme/tiny-code-encoder.v2"
+    results = tmp_path / "results"
+    meta = code_05b_meta(name=name, reference=None, adapted_from=None, release_date="2026-01-02")
+    write_result(results, name, "CosQA", full_scores("CosQA", 0.4), meta=meta)
+    out = tmp_path / "submission"
+    done = export_submission(name, out, results, allow_partial=True)
+    snippet = _exec_snippet(out / SNIPPET_FILE, "tiny_code_encoder_v2")
+    assert snippet.to_dict() == meta.to_dict()
+    assert len(_note_lines(format_submission(done))) == 1
+
+
+def test_registered_model_exports_mteb_entry_and_no_snippet(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    revision = mteb.get_model_meta(V3).revision
+    stale = simple_meta(V3, revision, 1024)  # e.g. written before the harness used mteb's entry
+    write_result(results, V3, "CosQA", full_scores("CosQA", 0.4), revision=revision, meta=stale)
+    out = tmp_path / "submission"
+    done = export_submission(V3, out, results, allow_partial=True)
+    written = out / "results" / V3.replace("/", "__") / revision / "model_meta.json"
+    saved = json.loads(written.read_text())
+    assert saved.pop("is_cross_encoder") is False  # legacy key that to_dict() writes
+    exported = ModelMeta.model_validate_json_resolved(json.dumps(saved))
+    assert exported == mteb.get_model_meta(V3)  # every field, loader resolved by name
+    assert done.snippet is None and not (out / SNIPPET_FILE).exists()
+    assert _note_lines(format_submission(done)) == []
 
 
 def test_snippet_falls_back_to_saved_model_meta(
