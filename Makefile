@@ -16,6 +16,13 @@ CHROMIUM := .cache/assets/chromium.ok
 
 .PHONY: eval test lint gate ci-gate report submit bench assets manpages chromium clean
 
+# Tests, the CI gate and the benchmarks keep Hugging Face and mteb caches under .cache/, so they
+# never touch ~/.cache; `make eval` and the other user targets use the user's caches.
+test ci-gate bench: export HF_HOME := $(CURDIR)/.cache/huggingface
+test ci-gate bench: export HF_HUB_CACHE := $(CURDIR)/.cache/huggingface/hub
+test ci-gate bench: export HF_DATASETS_CACHE := $(CURDIR)/.cache/huggingface/datasets
+test ci-gate bench: export MTEB_CACHE := $(CURDIR)/.cache/mteb
+
 # (Re)create the venv when it is missing or when the pins changed.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

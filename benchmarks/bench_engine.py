@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-import embharness  # noqa: F401  (sets MTEB_CACHE before mteb is imported)
+import embharness  # noqa: F401  (process settings before mteb is imported)
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 OUT = Path(".cache/bench/engine.json")

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import embharness  # noqa: F401  (sets MTEB_CACHE before mteb is imported)
+import embharness  # noqa: F401  (process settings before mteb is imported)
 from embharness.runner import RunOptions, SweepRunner
 from embharness.sweep import parse_sweep
 

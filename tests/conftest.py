@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests never read or write the user's ~/.cache: Hugging Face and mteb caches go under the
+# project's .cache/ (the folders `make test` exports), set before mteb or datasets is imported.
+os.environ["MTEB_CACHE"] = str(Path(__file__).resolve().parents[1] / ".cache" / "mteb")
+os.environ["HF_HOME"] = str(Path(os.environ["MTEB_CACHE"]).with_name("huggingface"))
+os.environ["HF_HUB_CACHE"] = str(Path(os.environ["HF_HOME"]) / "hub")
+os.environ["HF_DATASETS_CACHE"] = str(Path(os.environ["HF_HOME"]) / "datasets")
 
 import functools
 import json
 import shutil
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest

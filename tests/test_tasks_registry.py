@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import embharness  # noqa: F401  (points MTEB_CACHE into the project before mteb is imported)
+import embharness  # noqa: F401  (process settings before mteb is imported)
 
 # isort: split
 import mteb

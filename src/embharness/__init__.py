@@ -4,5 +4,6 @@ from embharness.paths import configure_environment
 
 __version__ = "0.1.0"
 
-# mteb creates MTEB_CACHE when imported: point it into the project before anything imports mteb.
+# Process settings (tokenizer threads, matplotlib backend) before anything imports mteb; the
+# Hugging Face and mteb caches stay where the user keeps them.
 configure_environment()

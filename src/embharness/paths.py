@@ -1,4 +1,4 @@
-"""Where the harness keeps caches, and the environment it sets before importing mteb."""
+"""Where the harness keeps its own caches, and the process defaults it sets at import."""
 
 from __future__ import annotations
 
@@ -24,13 +24,14 @@ def assets_dir() -> Path:
 
 
 def configure_environment() -> None:
-    """Point mteb and Hugging Face caches into the project's cache folder.
+    """Set the process defaults the harness needs; caches stay where the user keeps them.
 
-    Must run before ``import mteb``: mteb creates ``MTEB_CACHE`` at import time.
+    ``HF_HOME``, ``HF_DATASETS_CACHE`` and ``MTEB_CACHE`` are left alone, so weights and
+    datasets already in ``~/.cache/huggingface`` (or wherever the user points them) are reused,
+    and mteb's own result cache stays at its default ``~/.cache/mteb``: the harness never reads
+    it (results go to ``--results-dir``). Tests and CI isolate these caches through the
+    environment instead (``tests/conftest.py``, the Makefile's ``test`` and ``ci-gate``).
     Values the user already set are kept.
     """
-    root = cache_root()
-    os.environ.setdefault("MTEB_CACHE", str(root / "mteb"))
-    os.environ.setdefault("HF_HOME", str(root / "huggingface"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("MPLBACKEND", "Agg")

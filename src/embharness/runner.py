@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from tqdm.auto import tqdm
 
 from embharness.atomic import clean_stale_temp_files
 from embharness.cache import EmbeddingCache
@@ -175,14 +176,20 @@ class SweepRunner:
         )
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
         start = time.perf_counter()
-        result = mteb.evaluate(
-            encoder,
-            task_obj,
-            cache=None,
-            overwrite_strategy="always",
-            encode_kwargs={"batch_size": model.entry.settings.batch_size},
-            show_progress_bar=False,
-        )
+        with self._cell_bar(encoder.label) as bar:
+            engine.progress = bar
+            result = mteb.evaluate(
+                encoder,
+                task_obj,
+                cache=None,
+                overwrite_strategy="always",
+                # mteb reads its bar switch from encode_kwargs once they are given.
+                encode_kwargs={
+                    "batch_size": model.entry.settings.batch_size,
+                    "show_progress_bar": False,
+                },
+                show_progress_bar=False,
+            )
         wall = time.perf_counter() - start
         task_result = result.task_results[0]
         record = build_record(
@@ -193,6 +200,10 @@ class SweepRunner:
         return CellOutcome(
             model.spec.name, task.name, dim, "ran", record["main_score"], wall, record
         )
+
+    def _cell_bar(self, label: str) -> tqdm:
+        """One progress bar per cell (texts encoded), drawn only where progress is shown."""
+        return tqdm(total=0, desc=label, unit="text", disable=not self.options.show_progress)
 
     def _say(self, line: str) -> None:
         click.echo(line, err=True)

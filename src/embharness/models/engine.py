@@ -41,6 +41,15 @@ class EncodingEngine:
         self.batch_size = batch_size
         self.show_progress = show_progress
         self.truncated = 0
+        self.progress: tqdm | None = None  # one shared bar (a cell's); else one per call
+
+    def _bar(self, total: int, description: str) -> contextlib.AbstractContextManager:
+        """The shared bar, grown by ``total``, or a new bar for this call."""
+        if self.progress is None:
+            return tqdm(total=total, desc=description, disable=not self.show_progress)
+        self.progress.total = (self.progress.total or 0) + total
+        self.progress.refresh()
+        return contextlib.nullcontext(self.progress)
 
     def _forward(self, backend: Backend, features: list, adapter: str | None) -> torch.Tensor:
         with torch.inference_mode(), _autocast(backend):
@@ -86,7 +95,7 @@ class EncodingEngine:
         self.truncated += tokenized.truncated
         order = np.argsort(-np.asarray(tokenized.lengths()), kind="stable")
         out = np.empty((len(texts), backend.info.embed_dim), dtype=np.float32)
-        with tqdm(total=len(texts), desc=description, disable=not self.show_progress) as bar:
+        with self._bar(len(texts), description) as bar:
             start = 0
             while start < len(order):
                 indices = order[start : start + self.batch_size]
