@@ -81,6 +81,15 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return F.normalize(torch.from_numpy(vectors), p=2, dim=1).numpy()
 
 
+def st_input(prefix: str, text: str) -> str:
+    """What the card's sentence-transformers path tokenizes: the prompted text, stripped.
+
+    The spec follows that path (``strip_whitespace``); both settings are tested in
+    ``test_fidelity.py``. Our code texts end in a newline, so this matters here.
+    """
+    return (prefix + text).strip()
+
+
 def code_spec(folder: Path, name: str = CODE_05B):
     """The registered spec, loading the tiny checkpoint folder."""
     return get_spec(name, local_path=str(folder))
@@ -110,7 +119,7 @@ def test_harness_equals_model_card(
         prompt_type=PromptType(side),
     )
     prefix = PREFIXES[0][2] if side == "query" else PREFIXES[0][3]
-    want = normalize(jina_code_reference(tiny_qwen_dir, [prefix + t for t in texts]))
+    want = normalize(jina_code_reference(tiny_qwen_dir, [st_input(prefix, t) for t in texts]))
     assert got.shape == (len(texts), 256)
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert np.abs(got[0] - got[1]).max() > 1e-3  # distinct texts give distinct vectors
@@ -124,7 +133,7 @@ def test_batch_composition_and_order_invariance(
     plan = resolve_plan(code_spec(tiny_qwen_dir), mteb.get_task("CosQA").metadata, "query")
     encoder = make_encoder(code_spec(tiny_qwen_dir), 256, batch_size=8)
     alone = encoder.full_vectors(["x"], plan)[0]
-    singles = {t: jina_code_reference(tiny_qwen_dir, [NL2CODE_QUERY + t])[0] for t in TRIO}
+    singles = {t: jina_code_reference(tiny_qwen_dir, [st_input(NL2CODE_QUERY, t)])[0] for t in TRIO}
     for texts in (["x", *LONG_CODE], [*LONG_CODE, "x"], [LONG_CODE[0], "x", LONG_CODE[1]]):
         batch = encoder.full_vectors(texts, plan)
         np.testing.assert_allclose(batch[texts.index("x")], alone, atol=1e-5)
@@ -161,7 +170,8 @@ def test_task_missing_from_table_gets_recorded_fallback(tiny_qwen_dir: Path, mak
     recorded = encoder.stats.plans["query"]
     assert recorded["prompt_type"] == "nl2code"
     assert recorded["prefix"] == NL2CODE_QUERY
-    assert recorded["source"].startswith("fallback")
+    assert recorded["harness_chosen"] is True
+    assert "not in the authors' task table" in recorded["source"]
 
 
 @pytest.mark.parametrize(("name", "dims"), [(CODE_05B, (64, 128, 256)), (CODE_15B, (128, 256))])

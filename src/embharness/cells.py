@@ -180,9 +180,13 @@ def _with_languages(tasks: tuple[TaskEntry, ...], languages: list[str]) -> tuple
 
 
 def with_overrides(
-    sweep: Sweep, from_path: str | None, adapter: str | None, merge_adapter: bool
+    sweep: Sweep,
+    from_path: str | None,
+    adapter: str | None,
+    merge_adapter: bool,
+    code_revision: str | None = None,
 ) -> Sweep:
-    """Apply --from (one model only), --adapter and --merge-adapter to the sweep's models."""
+    """Apply --from (one model only), --adapter, --merge-adapter and --code-revision."""
     if from_path and len(sweep.models) != 1:
         raise HarnessError(
             "--from needs exactly one model in the selection",
@@ -194,6 +198,7 @@ def with_overrides(
             path=from_path or m.path,
             adapter=adapter or m.adapter,
             merge_adapter=merge_adapter or m.merge_adapter,
+            code_revision=code_revision or m.code_revision,
         )
         for m in sweep.models
     )

@@ -35,6 +35,7 @@ def read_texts(path: Path) -> list[str]:
 @click.option("--model", "model_name", required=True, help="Registered name, st:NAME or hf:NAME.")
 @click.option("--from", "from_path", help="Load weights and tokenizer from this local folder.")
 @click.option("--revision", help="Model revision (hub commit) to load.")
+@click.option("--code-revision", help="Commit of remote modeling code kept in another repo.")
 @click.option("--adapter", help="A peft LoRA adapter folder.")
 @click.option("--merge-adapter", is_flag=True, help="Merge the LoRA into the weights.")
 @click.option("--task", "task_name", required=True, help="mteb task name (selects prompt/adapter).")
@@ -52,6 +53,7 @@ def encode(
     model_name: str,
     from_path: str | None,
     revision: str | None,
+    code_revision: str | None,
     adapter: str | None,
     merge_adapter: bool,
     task_name: str,
@@ -79,6 +81,7 @@ def encode(
         name=model_name,
         dims=(dim,) if dim else (),
         revision=revision,
+        code_revision=code_revision,
         path=from_path,
         adapter=adapter,
         merge_adapter=merge_adapter,

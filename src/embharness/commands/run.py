@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
+from embharness.console import configure_console
 from embharness.paths import embedding_cache_dir
 from embharness.runner import OVERWRITE_MODES, CellOutcome, RunOptions, SweepRunner
 from embharness.specs.registry import get_spec, registered_names
@@ -40,15 +42,6 @@ def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
         )
 
 
-def _silence_progress_bars() -> None:
-    import os
-
-    os.environ["TQDM_DISABLE"] = "1"
-    import datasets
-
-    datasets.disable_progress_bars()
-
-
 @click.command()
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 @click.option("--models", help="Comma-separated model names to run (default: all in the sweep).")
@@ -80,7 +73,14 @@ def _silence_progress_bars() -> None:
 @click.option("--adapter", help="A peft LoRA adapter folder to apply to every model.")
 @click.option("--merge-adapter", is_flag=True, help="Merge --adapter into the weights.")
 @click.option("--from", "from_path", help="Local weights for the (single) selected model.")
+@click.option(
+    "--code-revision",
+    help="Commit of remote modeling code kept in another repository (jina-embeddings-v3).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--verbose", is_flag=True, help="Also show mteb's own progress bars, warnings and log lines."
+)
 def run(
     sweep_file: Path,
     models: str | None,
@@ -95,7 +95,9 @@ def run(
     adapter: str | None,
     merge_adapter: bool,
     from_path: str | None,
+    code_revision: str | None,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Run SWEEP_FILE: every model × task × dim cell through mteb, resuming finished ones."""
     from embharness.cells import filter_sweep, with_overrides
@@ -113,15 +115,13 @@ def run(
         group,
         _split_csv(languages),
     )
-    sweep = with_overrides(sweep, from_path, adapter, merge_adapter)
+    sweep = with_overrides(sweep, from_path, adapter, merge_adapter, code_revision)
     options = RunOptions(
         results_dir,
         None if no_cache else (cache_dir or embedding_cache_dir()),
         overwrite,
-        show_progress=not quiet,
+        show_progress=configure_console(verbose, quiet, sys.stderr.isatty()),
     )
-    if quiet:
-        _silence_progress_bars()
     runner = SweepRunner(sweep, options)
     _print_table(runner, runner.run())
 
@@ -132,9 +132,13 @@ def models() -> None:
     for name in registered_names():
         spec = get_spec(name)
         dims = ",".join(map(str, spec.dims))
+        code = (
+            f"  code={spec.code_repo}@{spec.code_revision or 'unpinned'}" if spec.code_repo else ""
+        )
         click.echo(
             f"{name:45} rev={spec.revision or 'unpinned (set revision:)'}  dims={dims}  "
-            f"max_tokens={spec.max_tokens}  loader={spec.loader}"
+            f"max_tokens={spec.max_tokens}  dtype={spec.dtype}  strip={spec.strip_whitespace}  "
+            f"loader={spec.loader}{code}"
         )
     click.echo("st:NAME / hf:NAME / a local folder: any sentence-transformers or HF model")
 
