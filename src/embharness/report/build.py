@@ -31,7 +31,12 @@ from embharness.report.published import (
     Published,
     load_published,
 )
-from embharness.report.results_table import comparison_frame, experiment_label, scores_frame
+from embharness.report.results_table import (
+    comparison_frame,
+    experiment_label,
+    run_marks,
+    scores_frame,
+)
 from embharness.report.scoring import DEFAULT_TOLERANCE, check_tolerance
 from embharness.report.settings import settings_table
 from embharness.report.subsets import subset_tables, subsets_frame
@@ -145,9 +150,12 @@ def _others_section(runs: list[Run]) -> list[Section]:
     if not others:
         return []
     rows = [
-        (r.model, r.revision[:12], r.experiment, r.task, f"{100 * r.score():.2f}") for r in others
+        (r.model, r.revision[:12], r.experiment, r.task, f"{100 * r.score():.2f}", r)
+        for r in others
     ]
-    frame = pd.DataFrame(rows, columns=["model", "revision", "experiment", "task", "ours"])
+    rows = [(*row[:-1], "; ".join(run_marks(row[-1]))) for row in rows]
+    columns = ["model", "revision", "experiment", "task", "ours", "note"]
+    frame = pd.DataFrame(rows, columns=columns)
     return [Section("Other experiments", paragraphs=["Not compared."], tables=[Table(frame)])]
 
 

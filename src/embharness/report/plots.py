@@ -64,7 +64,8 @@ def _legend(ax: Axes) -> None:
 
 def _short(table: DimTable) -> str:
     cap = f", capped {table.max_samples}" if table.max_samples else ""
-    return f"{table.model.split('/')[-1]} @{table.revision[:7]}{cap}"
+    dtype = f", {table.precision.split(',')[0]}" if table.precision else ""
+    return f"{table.model.split('/')[-1]} @{table.revision[:7]}{cap}{dtype}"
 
 
 def dims_per_task(tables: list[DimTable], comparison: pd.DataFrame, folder: Path) -> list[Plot]:
@@ -148,6 +149,7 @@ def dims_average(
         _legend(ax)
         stem = f"dims_average_{slug(table.model)}_{table.revision[:7]}"
         stem += f"_capped{table.max_samples}" if table.max_samples else ""
+        stem += f"_{slug(table.precision.split(',')[0])}" if table.precision else ""
         plots.append(_save(fig, folder, stem, f"{table.title}: averages vs dimension"))
     return plots
 
