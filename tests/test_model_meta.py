@@ -99,7 +99,7 @@ def test_registry_lookup_never_asks_the_hub(monkeypatch: pytest.MonkeyPatch) -> 
 )
 def test_jina_code_meta_carries_the_paper_facts(spec: ModelSpec, base: str) -> None:
     meta = spec.to_model_meta()
-    assert meta.release_date == "2025-08-31" and meta.adapted_from == base
+    assert meta.release_date == "2025-09-04" and meta.adapted_from == base
     code_v1 = {task.metadata.name for task in mteb.get_benchmark("MTEB(Code, v1)").tasks}
     assert meta.training_datasets == code_v1
     known = {task.metadata.name for task in mteb.get_tasks(exclude_superseded=False)}

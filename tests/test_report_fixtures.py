@@ -32,7 +32,7 @@ def code_05b_meta(revision: str = REV, **overrides: Any) -> ModelMeta:
         "loader": None,
         "name": CODE_05B,
         "revision": revision,
-        "release_date": "2025-08-28",
+        "release_date": "2025-09-04",
         "languages": ["python-Code", "eng-Latn"],
         "n_parameters": 494_000_000,
         "memory_usage_mb": None,

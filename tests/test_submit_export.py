@@ -86,7 +86,7 @@ def test_snippet_comes_from_the_registry_meta(tmp_path: Path) -> None:
     expected = registry.model_meta_for(CODE_05B).model_copy(update={"revision": REV})
     assert meta == expected  # every field (model_dump), training datasets as a set
     code_v1 = set(CODE_TASKS)
-    assert (meta.release_date, meta.adapted_from) == ("2025-08-31", "Qwen/Qwen2.5-Coder-0.5B")
+    assert (meta.release_date, meta.adapted_from) == ("2025-09-04", "Qwen/Qwen2.5-Coder-0.5B")
     assert meta.training_datasets == code_v1 and meta.is_zero_shot_on(CODE_TASKS) is False
 
 

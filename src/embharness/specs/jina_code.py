@@ -109,12 +109,14 @@ def _spec(
         strip_source=STRIP_SOURCE,
         sources=SOURCES,
         # Leaderboard metadata (mteb's registry has no entry for these models).
-        # The arXiv v1 date of 2508.21290; the exact hub release date is not in our sources.
-        release_date="2025-08-31",
+        # Jina AI's release announcement ("Jina Code Embeddings: SOTA code retrieval at 0.5B
+        # and 1.5B", jina.ai/news, 2025-09-04); the paper, arXiv 2508.21290v1, is from late August.
+        release_date="2025-09-04",
         # Paper §3 and the README's reference facts: Qwen2.5-Coder-0.5B / -1.5B backbones.
         adapted_from=f"Qwen/Qwen2.5-Coder-{size.upper()}",
         # Per the paper's statement that it trains on the training splits of most benchmark
-        # tasks; exact list not published in our sources. mteb's task metadata records eval
+        # tasks (jina.ai's model page: "MTEB code tasks, CoSQA+, adapted public datasets, and
+        # GPT-4o synthetic data"); the exact list is not published in our sources. mteb's task metadata records eval
         # splits only, so which training splits exist cannot be checked per task: all 12
         # MTEB(Code, v1) tasks are declared (the conservative disclosure; CodeEditSearchRetrieval
         # is evaluated on its only split, "train").
