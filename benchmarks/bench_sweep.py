@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import embharness  # noqa: F401  (process settings before mteb is imported)
-from embharness.runner import RunOptions, SweepRunner
-from embharness.sweep import parse_sweep
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import parse_sweep
 
 DIMS = [32, 64, 128, 256, 384]
 TASK = "PythonStdlibDocstringRetrieval"
@@ -54,8 +54,8 @@ def naive_run(dims: list[int], max_samples: int | None) -> tuple[float, dict[int
     import mteb
     from sentence_transformers import SentenceTransformer
 
+    from embharness.run.task_loading import TaskLoader
     from embharness.specs.registry import get_spec
-    from embharness.task_loading import TaskLoader
 
     entry = sweep_for(dims, max_samples).tasks[0]
     scores = {}

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 
-from embharness.encoder import HarnessEncoder, LazyBackend
+from embharness.encoding.bridge import HarnessEncoder, LazyBackend
 from embharness.models.engine import EncodingEngine
 from embharness.models.loading import LoadSettings, describe_backend, load_backend
 from embharness.specs.spec import ModelSpec

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embharness.cache import EmbeddingCache, cache_summary, prune
-from embharness.cells import prepare_model
-from embharness.encoder import HarnessEncoder, LazyBackend
+from embharness.encoding.bridge import HarnessEncoder, LazyBackend
+from embharness.encoding.cache import EmbeddingCache, cache_summary, prune
+from embharness.encoding.plans import EncodingPlan
 from embharness.models.engine import EncodingEngine
 from embharness.models.loading import load_backend
-from embharness.plans import EncodingPlan
-from embharness.sweep import ModelEntry
+from embharness.run.cells import prepare_model
+from embharness.run.sweep import ModelEntry
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 TEXTS = [f"def function_{i}(x):\n    return x + {i}" for i in range(12)] + ["same", "same"]

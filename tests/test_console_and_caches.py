@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from embharness.console import configure_console
 from embharness.paths import configure_environment
+from embharness.run.console import configure_console
 
 SWEEP = """
 models:

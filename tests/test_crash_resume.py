@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embharness.cache import EmbeddingCache
+from embharness.encoding.cache import EmbeddingCache
 
 SWEEP = """
 models:

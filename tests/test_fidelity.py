@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from embharness.cache import cache_summary
-from embharness.encoder import cache_key
+from embharness.encoding.bridge import cache_key
+from embharness.encoding.cache import cache_summary
+from embharness.encoding.plans import resolve_plan
 from embharness.errors import HarnessError
 from embharness.models.loading import LoadSettings, describe_backend, load_backend
-from embharness.plans import resolve_plan
-from embharness.runner import RunOptions, SweepRunner
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import parse_sweep
 from embharness.specs.registry import get_spec
-from embharness.sweep import parse_sweep
 
 V3 = "jinaai/jina-embeddings-v3"
 CODE_REPO = "jinaai/xlm-roberta-flash-implementation"

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from test_report_fixtures import CODE_05B, REV, run_record, write_result
 
+from embharness.commands.gate import gate
 from embharness.errors import HarnessError
-from embharness.report.baseline import FORMAT, current_cells, read_baseline, write_baseline
-from embharness.report.commands import gate
-from embharness.report.gate import IMPROVED, MISSING, NEW, OK, REGRESSED, compare_cells, run_gate
+from embharness.gate.baseline import FORMAT, current_cells, read_baseline, write_baseline
+from embharness.gate.gate import IMPROVED, MISSING, NEW, OK, REGRESSED, compare_cells, run_gate
 
 BASE = 0.61  # CosQA baseline main score (61.00 points)
 
@@ -89,7 +89,7 @@ def test_per_task_tolerances_yaml_and_json(tmp_path: Path, baseline: Path) -> No
 
 
 def test_new_cells_are_reported_and_pass() -> None:
-    from embharness.report.baseline import Cell
+    from embharness.gate.baseline import Cell
 
     old = Cell(CODE_05B, REV, None, "CosQA", "test", "default", "ndcg_at_10", 0.5)
     new = Cell(CODE_05B, REV, None, "AppsRetrieval", "test", "default", "ndcg_at_10", 0.7)

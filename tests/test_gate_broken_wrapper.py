@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from embharness import cells
-from embharness.report.gate import run_gate
-from embharness.runner import RunOptions, SweepRunner
+from embharness.gate.gate import run_gate
+from embharness.run import cells
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import load_sweep
 from embharness.specs.registry import get_spec
-from embharness.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "results" / "baselines" / "offline.json"

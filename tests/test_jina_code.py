@@ -17,12 +17,12 @@ import torch.nn.functional as F
 from mteb.types import PromptType
 from transformers import AutoTokenizer
 
-from embharness.cells import prepare_model
+from embharness.encoding.plans import resolve_plan
 from embharness.errors import HarnessError
 from embharness.models.pooling import last_token_pool
-from embharness.plans import resolve_plan
+from embharness.run.cells import prepare_model
+from embharness.run.sweep import ModelEntry
 from embharness.specs.registry import get_spec
-from embharness.sweep import ModelEntry
 
 CODE_05B = "jinaai/jina-code-embeddings-0.5b"
 CODE_15B = "jinaai/jina-code-embeddings-1.5b"

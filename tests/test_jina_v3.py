@@ -17,13 +17,13 @@ import torch
 from mteb.types import PromptType
 from transformers import AutoModel, AutoTokenizer
 
-from embharness.cells import prepare_model
-from embharness.encoder import project
+from embharness.encoding.bridge import project
+from embharness.encoding.plans import resolve_plan
 from embharness.errors import HarnessError
 from embharness.models.loading import LoadSettings, load_backend
-from embharness.plans import resolve_plan
+from embharness.run.cells import prepare_model
+from embharness.run.sweep import ModelEntry
 from embharness.specs.registry import get_spec
-from embharness.sweep import ModelEntry
 
 V3 = "jinaai/jina-embeddings-v3"
 QUERY_INSTRUCTION = "Represent the query for retrieving evidence documents: "

@@ -11,7 +11,7 @@ import pytest
 from mteb.models import ModelMeta
 from test_report_fixtures import task_result
 
-from embharness.results_store import ResultsStore
+from embharness.results.store import ResultsStore
 from embharness.specs import meta as meta_module
 from embharness.specs.jina_code import JINA_CODE_05B, JINA_CODE_15B
 from embharness.specs.jina_v3 import JINA_V3

@@ -12,12 +12,12 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModel
 
+from embharness.encoding.plans import resolve_plan
 from embharness.models.loading import LoadSettings
 from embharness.models.peft_adapter import adapter_identity
-from embharness.plans import resolve_plan
-from embharness.runner import RunOptions, SweepRunner
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import parse_sweep
 from embharness.specs.registry import get_spec
-from embharness.sweep import parse_sweep
 
 CODE_05B = "jinaai/jina-code-embeddings-0.5b"
 TEXTS = ["binary search over a sorted list", "def add(a, b):\n    return a + b\n", "x"]

@@ -20,16 +20,16 @@ from test_report_fixtures import (
 )
 from test_report_fixtures import write_result as write
 
+from embharness.commands.report import report
 from embharness.errors import HarnessError
 from embharness.report.averages import averages_frame
 from embharness.report.build import build_report
-from embharness.report.commands import report
 from embharness.report.dims import dim_tables
-from embharness.report.loading import load_runs
 from embharness.report.published import V3_REVISION, load_published
 from embharness.report.results_table import comparison_frame
 from embharness.report.settings import settings_table
 from embharness.report.v3 import categories_frame, cells_frame
+from embharness.results.runs import load_runs
 
 CODE_15B = "jinaai/jina-code-embeddings-1.5b"
 PAPER_05B_CODE_AVG = 78.72

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from embharness.report.build import build_report
-from embharness.report.loading import load_runs
-from embharness.runner import RunOptions, SweepRunner
-from embharness.sweep import parse_sweep
+from embharness.results.runs import load_runs
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import parse_sweep
 
 JINA_CODE = "jinaai/jina-code-embeddings-0.5b"
 IN_TABLE = "HumanEvalRetrievalOffline"

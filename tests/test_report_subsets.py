@@ -11,9 +11,9 @@ from test_report_fixtures import CODE_05B, REV, V3, code_05b_meta, full_scores
 from test_report_fixtures import write_result as write
 
 from embharness.report.build import build_report
-from embharness.report.loading import load_runs
 from embharness.report.published import V3_REVISION
 from embharness.report.subsets import SubsetTable, subset_tables
+from embharness.results.runs import load_runs
 
 MANPAGES = "ManpagesCrossLingualRetrieval"
 PAIRS = ["deu-eng", "fra-eng", "spa-eng", "por-eng", "pol-eng", "rus-eng"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import mteb
 import pytest
 
-from embharness import runner as runner_module
-from embharness.runner import RunOptions, SweepRunner
-from embharness.sweep import parse_sweep
+from embharness.run import runner as runner_module
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import parse_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 REVISION = "8b3219a92973c328a8e22fadcfa821b5dc75636a"

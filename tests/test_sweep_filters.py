@@ -7,9 +7,9 @@ from pathlib import Path
 import mteb
 import pytest
 
-from embharness.cells import filter_sweep
 from embharness.errors import HarnessError
-from embharness.sweep import load_sweep
+from embharness.run.select import filter_sweep
+from embharness.run.sweep import load_sweep
 
 EVALS = Path(__file__).resolve().parents[1] / "evals"
 

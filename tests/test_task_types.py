@@ -16,8 +16,8 @@ from pathlib import Path
 import mteb
 import pytest
 
-from embharness.cache import EmbeddingCache, cache_summary
-from embharness.encoder import HarnessEncoder, LazyBackend
+from embharness.encoding.bridge import HarnessEncoder, LazyBackend
+from embharness.encoding.cache import EmbeddingCache, cache_summary
 from embharness.models.engine import EncodingEngine
 from embharness.models.loading import LoadSettings, describe_backend, load_backend
 from embharness.specs.registry import get_spec

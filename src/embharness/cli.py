@@ -39,8 +39,12 @@ main.add_command(encode)
 from embharness.commands.cache import cache  # noqa: E402
 
 main.add_command(cache)
-from embharness.report.commands import gate, report, submit  # noqa: E402
+from embharness.commands.report import report  # noqa: E402
 
 main.add_command(report)
+from embharness.commands.gate import gate  # noqa: E402
+
 main.add_command(gate)
+from embharness.commands.submit import submit  # noqa: E402
+
 main.add_command(submit)

@@ -30,7 +30,7 @@ def _root(cache_dir: Path | None) -> Path:
 @click.option("--cache-dir", type=click.Path(path_type=Path))
 def info(cache_dir: Path | None) -> None:
     """Size, rows and key of every cache namespace."""
-    from embharness.cache import cache_summary
+    from embharness.encoding.cache import cache_summary
 
     root = _root(cache_dir)
     entries = cache_summary(root)
@@ -55,7 +55,7 @@ def info(cache_dir: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
 def prune_command(cache_dir: Path | None, model: str | None, yes: bool) -> None:
     """Delete cached vectors (all, or one model's)."""
-    from embharness.cache import prune
+    from embharness.encoding.cache import prune
 
     root = _root(cache_dir)
     if not yes:

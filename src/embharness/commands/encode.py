@@ -67,12 +67,12 @@ def encode(
     print_prompt: bool,
 ) -> None:
     """Embed --input texts as the harness would for --task and --side; write a float32 .npy."""
-    from embharness.cells import prepare_model
-    from embharness.encoder import HarnessEncoder, LazyBackend
+    from embharness.encoding.bridge import HarnessEncoder, LazyBackend
+    from embharness.encoding.plans import resolve_plan
     from embharness.models.engine import EncodingEngine
     from embharness.models.loading import load_backend
-    from embharness.plans import resolve_plan
-    from embharness.sweep import ModelEntry, Settings
+    from embharness.run.cells import prepare_model
+    from embharness.run.sweep import ModelEntry, Settings
     from embharness.tasks.registry import get_task
 
     texts = read_texts(input_path)
@@ -101,7 +101,7 @@ def encode(
         model.dims[0],
         EncodingEngine(batch_size, show_progress=False),
     )
-    from embharness.encoder import project
+    from embharness.encoding.bridge import project
 
     vectors = project(encoder.full_vectors(texts, plan), model.dims[0])
     output_path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from embharness.console import configure_console
 from embharness.paths import embedding_cache_dir
-from embharness.runner import OVERWRITE_MODES, CellOutcome, RunOptions, SweepRunner
+from embharness.run.console import configure_console
+from embharness.run.runner import OVERWRITE_MODES, CellOutcome, RunOptions, SweepRunner
+from embharness.run.sweep import load_sweep
 from embharness.specs.registry import get_spec, registered_names
-from embharness.sweep import load_sweep
 
 
 def _split_csv(value: str | None) -> list[str] | None:
@@ -100,8 +100,8 @@ def run(
     verbose: bool,
 ) -> None:
     """Run SWEEP_FILE: every model × task × dim cell through mteb, resuming finished ones."""
-    from embharness.cells import filter_sweep, with_overrides
     from embharness.errors import HarnessError
+    from embharness.run.select import filter_sweep, with_overrides
 
     try:
         dim_list = [int(d) for d in _split_csv(dims)] if dims else None
@@ -147,7 +147,7 @@ def models() -> None:
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 def tasks(sweep_file: Path) -> None:
     """List the tasks of SWEEP_FILE with their type, dataset revision and splits."""
-    from embharness.cells import check_tasks
+    from embharness.run.cells import check_tasks
     from embharness.tasks.registry import get_task
 
     sweep = load_sweep(sweep_file)

@@ -1,5 +1,1 @@
-"""Reports, the regression gate and results export.
-
-``embharness``'s package import points mteb's caches into the project before any of these
-modules imports mteb.
-"""
+"""Reports: the tables, renderers and plots over the results of a run."""

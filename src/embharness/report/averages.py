@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from embharness.report.loading import Run
 from embharness.report.published import CODE_AVG, OVERALL_AVG, Published
-from embharness.report.scoring import delta_points, fmt_points, points, within_tolerance
+from embharness.results.runs import Run
+from embharness.results.scoring import delta_points, fmt_points, points, within_tolerance
 
 AVERAGE_COLUMNS = [
     "model",

@@ -22,7 +22,6 @@ from embharness.report.document import (
     subset_section,
 )
 from embharness.report.html import render_html
-from embharness.report.loading import Run, load_runs
 from embharness.report.markdown import render_markdown
 from embharness.report.published import (
     MTEB_RESULTS,
@@ -37,9 +36,10 @@ from embharness.report.results_table import (
     run_marks,
     scores_frame,
 )
-from embharness.report.scoring import DEFAULT_TOLERANCE, check_tolerance
 from embharness.report.settings import settings_table
 from embharness.report.subsets import subset_tables, subsets_frame
+from embharness.results.runs import Run, load_runs
+from embharness.results.scoring import DEFAULT_TOLERANCE, check_tolerance
 
 COMPARISON_COLUMNS = ["model", "revision", "experiment", "dim", "task", "ours", "published"]
 COMPARISON_COLUMNS += ["reference", "delta", "within_tolerance", "note"]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from embharness.report.averages import Average, paper_averages
-from embharness.report.loading import Run
 from embharness.report.published import Published
-from embharness.report.scoring import fmt_points, points
+from embharness.results.runs import Run
+from embharness.results.scoring import fmt_points, points
 
 
 def is_complete(run: Run) -> bool:

@@ -8,8 +8,8 @@ import pandas as pd
 
 from embharness.report.dims import DimTable
 from embharness.report.plots import Plot
-from embharness.report.scoring import fmt_delta, fmt_points
 from embharness.report.subsets import SubsetTable
+from embharness.results.scoring import fmt_delta, fmt_points
 
 MISSING = "—"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from embharness.errors import HarnessError
-from embharness.report.mteb_tasks import known_task_names
+from embharness.tasks.mteb_facts import known_task_names
 
 PUBLISHED_ENV = "EMBHARNESS_PUBLISHED"
 TABLE2_FILE = "jina_code_embeddings_table2.csv"

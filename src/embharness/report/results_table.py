@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from embharness.report.loading import Run
 from embharness.report.published import MTEB_RESULTS, PAPER, V3_MODEL, V3_REVISION, Published
-from embharness.report.scoring import delta_points, points, within_tolerance
+from embharness.results.runs import Run
+from embharness.results.scoring import delta_points, points, within_tolerance
 
 DEFAULT_EXPERIMENT = "default"
 COLUMNS = [

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from embharness.report.loading import Run, record_value
+from embharness.results.runs import Run, record_value
 
 UNKNOWN = "unknown"
 # column label -> path inside a run record

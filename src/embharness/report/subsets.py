@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from embharness.report.loading import Run
 from embharness.report.results_table import experiment_label
-from embharness.report.scoring import fmt_points, points
+from embharness.results.runs import Run
+from embharness.results.scoring import fmt_points, points
 
 CSV_COLUMNS = ["model", "revision", "experiment", "dim", "task", "split", "subset", "main_score"]
 COUNT_ROW = "subsets scored"

@@ -10,10 +10,10 @@ import mteb
 import pandas as pd
 
 from embharness.report.averages import Average, average_of
-from embharness.report.loading import Run
 from embharness.report.published import MTEB_RESULTS, V3_MODEL, Published
 from embharness.report.results_table import experiment_label
-from embharness.report.scoring import delta_points, points, within_tolerance
+from embharness.results.runs import Run
+from embharness.results.scoring import delta_points, points, within_tolerance
 
 ENG_BENCHMARK = "MTEB(eng, v1)"
 ENG_PREFIX = "MTEB(eng) "

@@ -116,10 +116,10 @@ def _spec(
         adapted_from=f"Qwen/Qwen2.5-Coder-{size.upper()}",
         # Per the paper's statement that it trains on the training splits of most benchmark
         # tasks (jina.ai's model page: "MTEB code tasks, CoSQA+, adapted public datasets, and
-        # GPT-4o synthetic data"); the exact list is not published in our sources. mteb's task metadata records eval
-        # splits only, so which training splits exist cannot be checked per task: all 12
-        # MTEB(Code, v1) tasks are declared (the conservative disclosure; CodeEditSearchRetrieval
-        # is evaluated on its only split, "train").
+        # GPT-4o synthetic data"); the exact list is not published in our sources. mteb's task
+        # metadata records eval splits only, so which training splits exist cannot be checked
+        # per task: all 12 MTEB(Code, v1) tasks are declared (the conservative disclosure;
+        # CodeEditSearchRetrieval is evaluated on its only split, "train").
         training_datasets=frozenset(
             {
                 "AppsRetrieval",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from embharness.sweep import TaskEntry
+from embharness.run.sweep import TaskEntry
 from embharness.tasks.registry import apply_sample_cap, get_task
 
 

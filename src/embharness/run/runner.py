@@ -16,18 +16,18 @@ import click
 from tqdm.auto import tqdm
 
 from embharness.atomic import clean_stale_temp_files
-from embharness.cache import EmbeddingCache
-from embharness.cells import PreparedModel, check_tasks, prepare_model
-from embharness.encoder import HarnessEncoder, LazyBackend
+from embharness.encoding.bridge import HarnessEncoder, LazyBackend
+from embharness.encoding.cache import EmbeddingCache
 from embharness.errors import HarnessError
 from embharness.hub import ensure_available
 from embharness.models.engine import EncodingEngine
 from embharness.models.loading import load_backend
-from embharness.results_store import ResultsStore
-from embharness.run_record import build_record
+from embharness.results.record import build_record
+from embharness.results.store import ResultsStore
+from embharness.run.cells import PreparedModel, check_tasks, prepare_model
+from embharness.run.sweep import Sweep, TaskEntry
+from embharness.run.task_loading import TaskLoader
 from embharness.specs.spec import SIDES
-from embharness.sweep import Sweep, TaskEntry
-from embharness.task_loading import TaskLoader
 
 log = logging.getLogger(__name__)
 OVERWRITE_MODES = ("missing", "always", "never")

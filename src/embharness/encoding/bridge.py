@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from mteb.models.abs_encoder import AbsEncoder
 
+from embharness.encoding.plans import EncodingPlan, resolve_plan, side_for
 from embharness.hashing import text_digest
 from embharness.models.backend import Backend, BackendInfo
 from embharness.models.engine import EncodingEngine
-from embharness.plans import EncodingPlan, resolve_plan, side_for
 from embharness.specs.spec import ModelSpec
 
 if TYPE_CHECKING:
     from mteb import TaskMetadata
     from mteb.models import ModelMeta
 
-    from embharness.cache import EmbeddingCache
+    from embharness.encoding.cache import EmbeddingCache
 
 CACHE_FORMAT = 2  # 2: the whitespace rule joined the key
 FLUSH_ROWS = 2048

@@ -19,9 +19,9 @@ from mteb.results import TaskResult
 
 from embharness.atomic import atomic_write, atomic_write_json, atomic_write_text
 from embharness.errors import HarnessError
-from embharness.report.loading import Run, load_runs, read_json_or_none, record_value
-from embharness.report.mteb_tasks import benchmark_task_sets, task_or_none
+from embharness.results.runs import Run, load_runs, read_json_or_none, record_value
 from embharness.specs.meta import in_mteb_registry, mteb_registry_meta
+from embharness.tasks.mteb_facts import benchmark_task_sets, task_or_none
 
 SNIPPET_FILE = "model_meta_snippet.py"
 DEFAULT_ONLY_NOTE = (

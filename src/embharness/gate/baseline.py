@@ -26,8 +26,8 @@ from typing import Any
 import embharness
 from embharness.atomic import atomic_write_json
 from embharness.errors import HarnessError
-from embharness.report.loading import Run, load_runs, record_value
-from embharness.report.mteb_tasks import main_metric
+from embharness.results.runs import Run, load_runs, record_value
+from embharness.tasks.mteb_facts import main_metric
 
 FORMAT = "embharness-gate-baseline"
 VERSION = 1

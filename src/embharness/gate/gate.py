@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 
 from embharness.errors import HarnessError
-from embharness.report.baseline import Cell, current_cells, read_baseline
-from embharness.report.scoring import (
+from embharness.gate.baseline import Cell, current_cells, read_baseline
+from embharness.results.scoring import (
     DEFAULT_TOLERANCE,
     check_tolerance,
     delta_points,

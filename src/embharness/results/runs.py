@@ -20,8 +20,8 @@ import mteb
 from mteb.results import TaskResult
 
 from embharness.errors import HarnessError
-from embharness.report.mteb_tasks import task_or_none, task_type
-from embharness.results_store import run_record_path
+from embharness.results.store import run_record_path
+from embharness.tasks.mteb_facts import task_or_none, task_type
 
 EXPERIMENTS_FOLDER = "experiments"
 # Experiment kwargs that keep a run comparable with published figures: Matryoshka dims, sample
