@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
 from pathlib import Path
 
@@ -219,12 +220,16 @@ def test_run_settings_from_records_and_unknown_without(results: Path) -> None:
     assert (v3["run records"], v3["dtype"], v3["git sha"]) == ("0/5", "unknown", "unknown")
 
 
-def test_results_folder_must_be_named_results_and_exist(tmp_path: Path) -> None:
-    (tmp_path / "elsewhere").mkdir()
-    with pytest.raises(HarnessError, match="not named 'results'"):
-        load_runs(tmp_path / "elsewhere")
+def test_results_folder_of_any_name_must_exist(results: Path, tmp_path: Path) -> None:
+    """The store's folder rule: any name reads the same; a missing folder is one line."""
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(results, elsewhere)
+    keys = [(r.model, r.revision, r.experiment, r.task, r.score()) for r in load_runs(results)]
+    assert [
+        (r.model, r.revision, r.experiment, r.task, r.score()) for r in load_runs(elsewhere)
+    ] == keys
     with pytest.raises(HarnessError, match="does not exist"):
-        load_runs(tmp_path / "results")
+        load_runs(tmp_path / "missing")
 
 
 def test_report_command_with_custom_tolerance(results: Path, tmp_path: Path) -> None:

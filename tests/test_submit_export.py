@@ -21,7 +21,7 @@ from test_report_fixtures import (
 )
 
 from embharness.errors import HarnessError
-from embharness.report import submit as submit_module
+from embharness.results import export as submit_module
 from embharness.results.export import SNIPPET_FILE, export_submission, format_submission
 
 CODE_TASKS = sorted(t.metadata.name for t in mteb.get_benchmark("MTEB(Code, v1)").tasks)

@@ -13,5 +13,5 @@ RESULTS_OPTION = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("results"),
     show_default=True,
-    help="Results folder (named 'results', mteb's cache layout).",
+    help="Results folder (mteb's ResultCache layout; any name).",
 )

@@ -1,6 +1,6 @@
 """Read the harness's results folder (mteb's ResultCache layout) and its run records.
 
-Layout of a results folder ``R`` (it must be named ``results``, as mteb's cache expects):
+Layout of a results folder ``R`` (any name; the rule lives in ``results.store``):
 
 - ``R/<org__model>/<revision>/<Task>.json`` + ``model_meta.json``: full-dimension default runs;
 - ``R/<org__model>/<revision>/experiments/<name>/<Task>.json`` + ``model_meta.json``: runs with
@@ -16,33 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mteb
 from mteb.results import TaskResult
 
 from embharness.errors import HarnessError
-from embharness.results.store import run_record_path
+from embharness.results.store import ResultsStore, run_record_path
 from embharness.tasks.mteb_facts import task_or_none, task_type
 
 EXPERIMENTS_FOLDER = "experiments"
 # Experiment kwargs that keep a run comparable with published figures: Matryoshka dims, sample
 # caps (shown, never compared) and a dtype other than the published one (marked).
 DIM_KWARGS = frozenset({"embed_dim", "max_samples", "dtype"})
-
-
-def mteb_cache_for(results_dir: Path) -> mteb.ResultCache:
-    """An mteb ``ResultCache`` whose ``results`` folder is ``results_dir``."""
-    results_dir = Path(results_dir).resolve()
-    if results_dir.name != "results":
-        raise HarnessError(
-            f"results folder {results_dir} is not named 'results' (mteb's cache layout needs it)",
-            "pass the folder named 'results' that holds <org__model>/<revision>/",
-        )
-    if not results_dir.is_dir():
-        raise HarnessError(
-            f"results folder {results_dir} does not exist",
-            "run an evaluation first or pass --results pointing at an existing folder",
-        )
-    return mteb.ResultCache(cache_path=results_dir.parent)
 
 
 def read_json_or_none(path: Path) -> dict[str, Any] | None:
@@ -188,10 +171,7 @@ def _run_from_path(path: Path, metas: dict[Path, dict[str, Any]]) -> Run:
 
 def load_runs(results_dir: Path) -> list[Run]:
     """Every task result under ``results_dir``, default runs and experiments alike."""
-    cache = mteb_cache_for(results_dir)
-    paths = cache.get_cache_paths(
-        require_model_meta=False, include_remote=False, load_experiments="match_name"
-    )
+    paths = ResultsStore(Path(results_dir)).result_paths()
     metas: dict[Path, dict[str, Any]] = {}
     runs = [_run_from_path(path, metas) for path in sorted(paths)]
     return sorted(runs, key=lambda r: (r.model, r.revision, r.experiment or "", r.task))

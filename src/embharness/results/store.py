@@ -3,6 +3,10 @@
 ``<root>/<org__model>/<revision>/[experiments/<name>/]<Task>.json`` plus ``model_meta.json``,
 and the harness's run record at ``.../_embharness/<Task>.json`` (mteb only reads ``*.json``
 directly inside the revision or experiment folder, so the record never looks like a result).
+
+This is the one home of the folder rule: ``root`` may have any name. Paths come from mteb's own
+``ResultCache.get_task_result_path``, rebased from mteb's ``<cache>/results`` onto ``root``, so
+run, report, gate and submit agree on every folder, and mteb reads a folder named ``results``.
 """
 
 from __future__ import annotations
@@ -27,20 +31,38 @@ def run_record_path(result_path: Path) -> Path:
     return result_path.parent / RECORD_FOLDER / result_path.name
 
 
+MTEB_RESULTS_FOLDER = "results"  # what mteb's ResultCache puts under its cache path
+RESULT_GLOBS = ("*/*/*.json", "*/*/experiments/*/*.json")  # as ResultCache.get_cache_paths
+
+
 class ResultsStore:
-    """Reads and writes cell results under ``root`` (a folder named ``results``)."""
+    """Reads and writes cell results under ``root``, a results folder of any name."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = Path(root)
+
+    def result_path(self, meta: ModelMeta, task_name: str) -> Path:
+        """Where the cell's mteb result lives: mteb's path rule, rebased onto ``root``."""
+        import mteb
+
+        cache = mteb.ResultCache(self.root)  # creates root, as every writer of cells does
+        revision = meta.revision or "no_revision_available"
+        path = cache.get_task_result_path(task_name, meta.model_copy(update={"revision": revision}))
+        return self.root / path.relative_to(cache.cache_path / MTEB_RESULTS_FOLDER)
 
     def cell_folder(self, meta: ModelMeta) -> Path:
         """The revision folder, or the experiment folder for a non-default run."""
-        folder = self.root / meta.model_name_as_path() / (meta.revision or "no_revision_available")
-        return folder / "experiments" / meta.experiment_name if meta.experiment_name else folder
+        return self.result_path(meta, "_").parent
 
-    def result_path(self, meta: ModelMeta, task_name: str) -> Path:
-        """Where the cell's mteb result lives."""
-        return self.cell_folder(meta) / f"{task_name}.json"
+    def result_paths(self) -> list[Path]:
+        """Every result file under ``root`` (default runs and experiments), sorted."""
+        if not self.root.is_dir():
+            raise HarnessError(
+                f"results folder {self.root} does not exist",
+                "run an evaluation first or pass --results pointing at an existing folder",
+            )
+        found = {p for pattern in RESULT_GLOBS for p in self.root.glob(pattern)}
+        return sorted(p for p in found if p.name != "model_meta.json")
 
     def covers(self, meta: ModelMeta, task_name: str, splits: list[str]) -> bool:
         """Whether a readable result exists with every requested split."""
