@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_published_folder_is_inside_the_project() -> None:
-    assert published_dir() == REPO / "evals" / "published"
-    assert (REPO / "evals" / "published" / "SOURCES.md").is_file()
+    assert published_dir() == REPO / "src" / "embharness" / "data" / "published"
+    assert (REPO / "src" / "embharness" / "data" / "published" / "SOURCES.md").is_file()
 
 
 def test_loads_table2_and_v3_files() -> None:
@@ -63,7 +63,7 @@ def test_v3_results_are_points_and_matryoshka_table_parsed() -> None:
 
 def _copy(tmp_path: Path) -> Path:
     folder = tmp_path / "published"
-    shutil.copytree(REPO / "evals" / "published", folder)
+    shutil.copytree(REPO / "src" / "embharness" / "data" / "published", folder)
     return folder
 
 

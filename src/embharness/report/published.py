@@ -1,15 +1,15 @@
-"""Published reference figures: locate ``evals/published/``, load and validate its files.
+"""Published reference figures: locate them, load and validate their files.
 
-The folder is found through ``$EMBHARNESS_PUBLISHED`` or, by default, as the first
-``evals/published`` walking up from this module's file and then from the working directory.
+They ship inside the package (``embharness/data/published/``, package data), so an installed,
+non-editable package finds them too; ``$EMBHARNESS_PUBLISHED`` points at another folder.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +38,9 @@ _MATRYOSHKA = re.compile(r"^Matryoshka dim=(\d+): (retrieval|STS) avg$")
 _AVERAGE_SLACK = 0.01 + 1e-9
 
 
-def _candidates() -> Iterator[Path]:
-    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
-        for folder in start.parents if start.is_file() else (start, *start.parents):
-            yield folder / "evals" / "published"
+def packaged_dir() -> Path:
+    """The published figures shipped with the package."""
+    return Path(str(importlib.resources.files("embharness") / "data" / "published"))
 
 
 def published_dir() -> Path:
@@ -52,16 +51,17 @@ def published_dir() -> Path:
         if not (path / TABLE2_FILE).is_file():
             raise HarnessError(
                 f"${PUBLISHED_ENV}={env} has no {TABLE2_FILE}",
-                f"point ${PUBLISHED_ENV} at the project's evals/published folder or unset it",
+                f"point ${PUBLISHED_ENV} at a folder laid out like embharness/data/published "
+                "or unset it",
             )
         return path
-    for path in _candidates():
-        if (path / TABLE2_FILE).is_file():
-            return path
-    raise HarnessError(
-        "could not find the published figures (evals/published/)",
-        f"run from the project checkout or set ${PUBLISHED_ENV} to its evals/published folder",
-    )
+    path = packaged_dir()
+    if not (path / TABLE2_FILE).is_file():
+        raise HarnessError(
+            f"the installed package lacks its published figures ({path})",
+            "reinstall embharness (its package data holds them) or set $EMBHARNESS_PUBLISHED",
+        )
+    return path
 
 
 def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from embharness.atomic import atomic_write, atomic_write_json, atomic_write_text
 from embharness.errors import HarnessError
 from embharness.results.runs import Run, load_runs, read_json_or_none, record_value
 from embharness.specs.meta import in_mteb_registry, mteb_registry_meta
+from embharness.specs.registry import model_meta_for
 from embharness.tasks.mteb_facts import benchmark_task_sets, task_or_none
 
 SNIPPET_FILE = "model_meta_snippet.py"
@@ -118,10 +119,6 @@ def coverage_gaps(runs: list[Run]) -> tuple[list[str], list[str]]:
 
 
 def _registry_meta(model: str) -> ModelMeta | None:
-    try:
-        from embharness.specs.registry import model_meta_for
-    except ImportError:
-        return None
     return model_meta_for(model)
 
 

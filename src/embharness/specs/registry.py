@@ -27,11 +27,6 @@ def registered_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def is_known(ref: str) -> bool:
-    """Whether ``ref`` is registered or uses an explicit generic prefix (``st:``, ``hf:``)."""
-    return ref in _REGISTRY or any(ref.startswith(p) for p in GENERIC_PREFIXES)
-
-
 def _load(target: str) -> ModelSpec:
     module_name, attr = target.split(":")
     return getattr(importlib.import_module(module_name), attr)

@@ -223,18 +223,6 @@ def package_pages(package: str) -> list[Path]:
     return sorted(p for p in pages if p.is_file() and not p.is_symlink())
 
 
-def package_version(package: str) -> str | None:
-    """Installed version of a Debian package, or None when it is not installed."""
-    result = subprocess.run(
-        ["dpkg-query", "-W", "-f=${db:Status-Status} ${Version}", package],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    status, _, version = result.stdout.partition(" ")
-    return version if result.returncode == 0 and status == "installed" and version else None
-
-
 def page_key(path: Path) -> str:
     """Pairing key of a page: its file name without ``.gz`` (``ls.1``, ``open.2``)."""
     return path.name.removesuffix(".gz")
