@@ -53,6 +53,7 @@ eval: $(STAMP) $(MANPAGES)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
 # The regression gate on the offline suite, recomputed from scratch (empty results and cache).
 ci-gate: $(STAMP) $(MANPAGES)

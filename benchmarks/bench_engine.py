@@ -67,7 +67,7 @@ def build_sides(batch_size: int) -> tuple[dict[str, Callable], object]:
         "sentence-transformers": lambda texts: st_model.encode(
             texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True
         ),
-        "harness": lambda texts: engine.encode(backend, texts),
+        "harness": lambda texts: engine.encode(backend, texts).vectors,
     }
     return sides, backend
 

@@ -24,9 +24,8 @@ import numpy as np
 import pytest
 import torch
 
-from embharness.encoding.bridge import HarnessEncoder, LazyBackend
-from embharness.models.engine import EncodingEngine
-from embharness.models.loading import LoadSettings, describe_backend, load_backend
+from embharness.encoding.bridge import HarnessEncoder, build_encoder, lazy_backend
+from embharness.models.loading import LoadSettings
 from embharness.specs.spec import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,10 +110,8 @@ def make_encoder() -> EncoderFactory:
         max_length: int | None = None,
     ) -> HarnessEncoder:
         load = settings or LoadSettings(device="cpu")
-        backend = LazyBackend(describe_backend(spec, load), lambda: load_backend(spec, load))
-        engine = EncodingEngine(batch_size, show_progress=False)
-        meta = spec.to_model_meta(dim)
-        return HarnessEncoder(spec, backend, meta, dim, engine, max_length=max_length)
+        backend = lazy_backend(spec, load)
+        return build_encoder(spec, backend, dim, batch_size=batch_size, max_length=max_length)
 
     return build
 

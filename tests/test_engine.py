@@ -71,20 +71,22 @@ def test_restores_input_order(minilm: Backend) -> None:
     engine = EncodingEngine(batch_size=3, show_progress=False)
     lengths = minilm.tokenize(TEXTS, 256).lengths()
     assert lengths != sorted(lengths, reverse=True)  # the engine must reorder
-    batched = engine.encode(minilm, TEXTS)
+    batched = engine.encode(minilm, TEXTS).vectors
     for i, text in enumerate(TEXTS):
-        np.testing.assert_allclose(batched[i], engine.encode(minilm, [text])[0], atol=1e-5)
+        alone = engine.encode(minilm, [text]).vectors[0]
+        np.testing.assert_allclose(batched[i], alone, atol=1e-5)
 
 
 def test_oom_halves_batch_and_keeps_results(minilm: Backend) -> None:
     """On CUDA OOM the batch is halved until it fits; vectors equal a run without OOM."""
-    want = EncodingEngine(batch_size=8, show_progress=False).encode(minilm, TEXTS)
+    want = EncodingEngine(batch_size=8, show_progress=False).encode(minilm, TEXTS).vectors
     flaky = OOMAboveBackend(minilm, limit=3)
     engine = EncodingEngine(batch_size=8, show_progress=False)
     sinks: list[np.ndarray] = []
     got = engine.encode(flaky, TEXTS, sink=lambda idx, vec: sinks.append(idx))
-    np.testing.assert_allclose(got, want, atol=1e-5)
-    assert engine.batch_size == 2
+    np.testing.assert_allclose(got.vectors, want, atol=1e-5)
+    assert engine.batch_size == 8  # the configured setting is never changed
+    assert got.stats.final_batch_size == 2 and got.stats.oom_retries >= 2
     assert flaky.seen[:3] == [8, 4, 2]
     assert sorted(np.concatenate(sinks).tolist()) == list(range(len(TEXTS)))
 
@@ -102,7 +104,8 @@ def test_st_backend_equals_sentence_transformers(minilm: Backend, minilm_path: P
     reference = SentenceTransformer(str(minilm_path), device="cpu")
     want = reference.encode(TEXTS, batch_size=4, convert_to_numpy=True)
     engine = EncodingEngine(batch_size=4, show_progress=False)
-    got = engine.encode(minilm, TEXTS)
+    encoded = engine.encode(minilm, TEXTS)
+    got = encoded.vectors
     assert got.shape == want.shape == (len(TEXTS), 384)
     np.testing.assert_allclose(got, want, atol=1e-5)
-    assert engine.truncated == 1  # the 400-word text, cut at 256 tokens like ST does
+    assert encoded.stats.truncated == 1  # the 400-word text, cut at 256 tokens like ST does

@@ -218,7 +218,7 @@ def test_adapters_give_different_vectors(v3_dir: Path, make_encoder) -> None:
     """Each adapter changes the vectors, and no adapter differs from every adapter."""
     encoder = make_encoder(v3_spec(v3_dir), 64)
     backend = encoder.backend.get()
-    raw = {a: encoder.engine.encode(backend, TEXTS, a) for a in [*ADAPTATIONS, None]}
+    raw = {a: encoder.engine.encode(backend, TEXTS, a).vectors for a in [*ADAPTATIONS, None]}
     keys = list(raw)
     for i, first in enumerate(keys):
         for second in keys[i + 1 :]:

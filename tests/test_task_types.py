@@ -16,9 +16,8 @@ from pathlib import Path
 import mteb
 import pytest
 
-from embharness.encoding.bridge import HarnessEncoder, LazyBackend
+from embharness.encoding.bridge import LazyBackend, build_encoder
 from embharness.encoding.cache import EmbeddingCache, cache_summary
-from embharness.models.engine import EncodingEngine
 from embharness.models.loading import LoadSettings, describe_backend, load_backend
 from embharness.specs.registry import get_spec
 
@@ -97,14 +96,7 @@ def run_task(spec, task_name: str, cache_root: Path, dim: int):
     backend = LazyBackend(
         describe_backend(spec, settings), lambda: recording_load(spec, settings, recorder)
     )
-    encoder = HarnessEncoder(
-        spec,
-        backend,
-        spec.to_model_meta(dim),
-        dim,
-        EncodingEngine(4, show_progress=False),
-        EmbeddingCache(cache_root),
-    )
+    encoder = build_encoder(spec, backend, dim, batch_size=4, cache=EmbeddingCache(cache_root))
     result = mteb.evaluate(encoder, mock_task(task_name), cache=None, show_progress_bar=False)
     return encoder, recorder, result.task_results[0]
 

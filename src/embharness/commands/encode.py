@@ -67,10 +67,8 @@ def encode(
     print_prompt: bool,
 ) -> None:
     """Embed --input texts as the harness would for --task and --side; write a float32 .npy."""
-    from embharness.encoding.bridge import HarnessEncoder, LazyBackend
+    from embharness.encoding.bridge import build_encoder, lazy_backend, project
     from embharness.encoding.plans import resolve_plan
-    from embharness.models.engine import EncodingEngine
-    from embharness.models.loading import load_backend
     from embharness.run.cells import prepare_model
     from embharness.run.sweep import ModelEntry, Settings
     from embharness.tasks.registry import get_task
@@ -93,16 +91,8 @@ def encode(
         click.echo(json.dumps(plan.model_input(texts[0] if texts else "")))
     if output_path is None:
         return
-    backend = LazyBackend(model.info, lambda: load_backend(model.spec, model.load))
-    encoder = HarnessEncoder(
-        model.spec,
-        backend,
-        model.spec.to_model_meta(model.dims[0]),
-        model.dims[0],
-        EncodingEngine(batch_size, show_progress=False),
-    )
-    from embharness.encoding.bridge import project
-
+    backend = lazy_backend(model.spec, model.load, model.info)
+    encoder = build_encoder(model.spec, backend, model.dims[0], batch_size=batch_size)
     vectors = project(encoder.full_vectors(texts, plan), model.dims[0])
     output_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(output_path, vectors.astype(np.float32))

@@ -104,7 +104,7 @@ def run(
     from embharness.run.select import filter_sweep, with_overrides
 
     try:
-        dim_list = [int(d) for d in _split_csv(dims)] if dims else None
+        dim_list = [int(d) for d in _split_csv(dims) or []] if dims else None
     except ValueError as exc:
         raise HarnessError(f"--dims must be integers, got {dims!r}", "e.g. --dims 64,128") from exc
     sweep = filter_sweep(

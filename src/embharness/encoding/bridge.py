@@ -13,7 +13,8 @@ from mteb.models.abs_encoder import AbsEncoder
 from embharness.encoding.plans import EncodingPlan, resolve_plan, side_for
 from embharness.hashing import text_digest
 from embharness.models.backend import Backend, BackendInfo
-from embharness.models.engine import EncodingEngine
+from embharness.models.engine import EncodingEngine, EngineStats
+from embharness.models.loading import LoadSettings, describe_backend, load_backend
 from embharness.specs.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -30,18 +31,29 @@ def project(vectors: np.ndarray, dim: int) -> np.ndarray:
     """Matryoshka projection: keep the first ``dim`` components, then L2-normalise."""
     cut = np.asarray(vectors[:, :dim], dtype=np.float32)
     norms = np.linalg.norm(cut, axis=1, keepdims=True)
-    return cut / np.maximum(norms, 1e-12)
+    projected: np.ndarray = cut / np.maximum(norms, 1e-12)
+    return projected
 
 
 @dataclass
 class EncodeStats:
-    """Counters for one cell: cache hits and misses, encode time, truncations, plans used."""
+    """Counters for one cell: cache hits and misses, encode time, truncations, plans used,
+    out-of-memory retries and the smallest effective batch size (None: nothing encoded)."""
 
     hits: int = 0
     misses: int = 0
     encode_s: float = 0.0
     truncated: int = 0
+    oom_retries: int = 0
+    effective_batch_size: int | None = None
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, engine: EngineStats) -> None:
+        """Fold one engine call's stats into the cell's."""
+        self.truncated += engine.truncated
+        self.oom_retries += engine.oom_retries
+        sizes = [s for s in (self.effective_batch_size, engine.final_batch_size) if s]
+        self.effective_batch_size = min(sizes) if sizes else None
 
 
 class LazyBackend:
@@ -62,6 +74,10 @@ class LazyBackend:
     def loaded(self) -> bool:
         """Whether the weights have been loaded."""
         return self._backend is not None
+
+    def loaded_dtype(self) -> str | None:
+        """The loaded weights' dtype, read from the parameters (None if never loaded)."""
+        return str(self._backend.dtype).removeprefix("torch.") if self._backend else None
 
 
 def cache_key(info: BackendInfo, plan: EncodingPlan, max_length: int) -> dict[str, Any]:
@@ -160,11 +176,35 @@ class HarnessEncoder(AbsEncoder):
                 flush()
 
         backend = self.backend.get()
-        before = self.engine.truncated
         prompted = [plan.model_input(text) for text in texts]
-        vectors = self.engine.encode(
+        encoded = self.engine.encode(
             backend, prompted, plan.adapter, self.max_length, sink, f"{self.label} {plan.side}"
         )
         flush()
-        self.stats.truncated += self.engine.truncated - before
-        return vectors
+        self.stats.add(encoded.stats)
+        return encoded.vectors
+
+
+def lazy_backend(
+    spec: ModelSpec, load: LoadSettings, info: BackendInfo | None = None
+) -> LazyBackend:
+    """A backend that loads ``spec`` with ``load`` on first use (``info``: already described)."""
+    return LazyBackend(info or describe_backend(spec, load), lambda: load_backend(spec, load))
+
+
+def build_encoder(
+    spec: ModelSpec,
+    backend: LazyBackend,
+    dim: int,
+    *,
+    batch_size: int,
+    meta: ModelMeta | None = None,
+    cache: EmbeddingCache | None = None,
+    max_length: int | None = None,
+    show_progress: bool = False,
+) -> HarnessEncoder:
+    """The one way to assemble an encoder: runner, ``encode`` command and tests use it."""
+    engine = EncodingEngine(batch_size, show_progress)
+    return HarnessEncoder(
+        spec, backend, meta or spec.to_model_meta(dim), dim, engine, cache, max_length
+    )

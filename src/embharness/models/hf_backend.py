@@ -61,7 +61,7 @@ class AdapterMaskBackend(HFBackend):
                 f"model {self.info.name} has no adapter {adapter!r}",
                 f"use one of {', '.join(mapping)}",
             )
-        return mapping[adapter]
+        return int(mapping[adapter])
 
     def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
         """Mean-pooled states with the adapter selected by ``adapter_mask`` (none: no LoRA)."""

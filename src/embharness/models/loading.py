@@ -216,7 +216,8 @@ def load_sentence_transformer(spec: ModelSpec, settings: LoadSettings) -> Backen
     max_length = settings.max_length or spec.default_max_length
     model.max_seq_length = max_length
     info = _checked_dtype(describe_backend(spec, settings), model)
-    return STBackend(model.eval(), _checked_dim(info, model.get_sentence_embedding_dimension()))
+    dim = model.get_sentence_embedding_dimension() or info.embed_dim
+    return STBackend(model.eval(), _checked_dim(info, dim))
 
 
 def _checked_dim(info: BackendInfo, actual: int) -> BackendInfo:

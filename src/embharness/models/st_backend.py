@@ -34,4 +34,5 @@ class STBackend:
     def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
         """The model's ``sentence_embedding`` output (its own pooling and normalisation)."""
         del adapter
-        return self.model(batch)["sentence_embedding"]
+        embedding: torch.Tensor = self.model(batch)["sentence_embedding"]
+        return embedding

@@ -150,10 +150,16 @@ def _others_section(runs: list[Run]) -> list[Section]:
     if not others:
         return []
     rows = [
-        (r.model, r.revision[:12], r.experiment, r.task, f"{100 * r.score():.2f}", r)
+        (
+            r.model,
+            r.revision[:12],
+            r.experiment,
+            r.task,
+            f"{100 * r.score():.2f}",
+            "; ".join(run_marks(r)),
+        )
         for r in others
     ]
-    rows = [(*row[:-1], "; ".join(run_marks(row[-1]))) for row in rows]
     columns = ["model", "revision", "experiment", "task", "ours", "note"]
     frame = pd.DataFrame(rows, columns=columns)
     return [Section("Other experiments", paragraphs=["Not compared."], tables=[Table(frame)])]

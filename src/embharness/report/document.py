@@ -53,7 +53,7 @@ def _num(value: object) -> float | None:
 
 
 def _int(value: object) -> str:
-    return MISSING if value is None or pd.isna(value) else str(int(value))  # type: ignore[arg-type]
+    return MISSING if value is None or pd.isna(value) else str(int(float(str(value))))
 
 
 def display(frame: pd.DataFrame, tolerance: float) -> pd.DataFrame:

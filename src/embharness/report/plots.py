@@ -35,9 +35,14 @@ def slug(text: str) -> str:
 
 def _save(fig: Figure, folder: Path, stem: str, title: str) -> Plot:
     png, svg = folder / f"{stem}.png", folder / f"{stem}.svg"
-    options = {"bbox_inches": "tight", "pad_inches": 0.2}
-    atomic_write(png, lambda h: fig.savefig(h, format="png", dpi=110, **options), mode="wb")
-    atomic_write(svg, lambda h: fig.savefig(h, format="svg", **options), mode="wb")
+    atomic_write(
+        png,
+        lambda h: fig.savefig(h, format="png", dpi=110, bbox_inches="tight", pad_inches=0.2),
+        mode="wb",
+    )
+    atomic_write(
+        svg, lambda h: fig.savefig(h, format="svg", bbox_inches="tight", pad_inches=0.2), mode="wb"
+    )
     return Plot(title, png, svg)
 
 

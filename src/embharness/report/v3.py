@@ -110,8 +110,8 @@ def _category_rows(
         elif not ours.complete:
             row["note"] = "needs every task: not compared"
         else:
-            row["delta"] = delta_points(ours.value or 0.0, value)
-            row["within_tolerance"] = within_tolerance(row["delta"], tol)
+            delta = delta_points(ours.value or 0.0, value)
+            row["delta"], row["within_tolerance"] = delta, within_tolerance(delta, tol)
         rows.append(row)
     return rows
 
@@ -131,7 +131,8 @@ def _eng_rows(by_task: dict[str, Run], published: Published, tol: float) -> list
             for f in figures.itertuples()
             if _eng_category(f.figure) == category
         ]
-        repo_value = statistics.fmean(repo) if None not in repo else None
+        known = [float(v) for v in repo if v is not None]
+        repo_value = statistics.fmean(known) if len(known) == len(repo) else None
         refs.append((f"{MTEB_RESULTS} (recomputed)", repo_value))
         rows += _category_rows(ENG_BENCHMARK, _count(category, len(tasks)), ours, refs, tol)
     return rows
@@ -160,7 +161,7 @@ def _longembed_rows(by_task: dict[str, Run], published: Published, tol: float) -
     average = published.v3_figures(LONGEMBED_AVERAGE)
     if not average.empty:
         ours = average_of("Average", cells)
-        ref = [("paper", float(average.loc[0, "value"]))]
+        ref: list[tuple[str, float | None]] = [("paper", float(average.loc[0, "value"]))]
         rows += _category_rows("LongEmbed", _count("Average", len(tasks)), ours, ref, tol)
     return rows
 

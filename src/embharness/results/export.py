@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import mteb
 from mteb.models.model_meta import ModelMeta
@@ -93,7 +95,8 @@ def _benchmark_gaps(exported: set[str], revision: str) -> tuple[list[str], list[
     touched = {b: tasks for b, tasks in benchmark_task_sets().items() if tasks & exported}
     complete = {b for b, tasks in touched.items() if tasks <= exported}
     orphans = {t for t in exported if not any(t in touched[b] for b in complete)}
-    blocking, info = [], []
+    blocking: list[str] = []
+    info: list[str] = []
     for bench, tasks in sorted(touched.items()):
         if bench in complete:
             continue
@@ -150,14 +153,20 @@ def _export_meta(model: str, revision: str, source: Path) -> dict:
     return saved if saved is not None else _model_meta(model, revision, source).to_dict()
 
 
+def _writer(data: bytes) -> Callable[[BinaryIO], None]:
+    def write(handle: BinaryIO) -> None:
+        handle.write(data)
+
+    return write
+
+
 def _write_revision(runs: list[Run], target: Path, submission: Submission) -> None:
     source = runs[0].path.parent
     meta_json = _export_meta(runs[0].model, runs[0].revision, source)
     atomic_write_json(target / "model_meta.json", meta_json)
     submission.files.append(target / "model_meta.json")
     for run in runs:
-        data = run.path.read_bytes()
-        atomic_write(target / run.path.name, lambda h, d=data: h.write(d), mode="wb")
+        atomic_write(target / run.path.name, _writer(run.path.read_bytes()), mode="wb")
         submission.files.append(target / run.path.name)
 
 

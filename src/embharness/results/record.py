@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import embharness
+from embharness.encoding.bridge import EncodeStats
+from embharness.models.backend import BackendInfo
+from embharness.results.schema import (
+    SCHEMA_VERSION,
+    GitState,
+    ModelSection,
+    RunRecord,
+    SettingsSection,
+    TaskSection,
+)
+from embharness.specs.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from mteb.abstasks import AbsTask
 
 DTYPE_FROM_PARAMETERS = "model parameters"
 DTYPE_FROM_KEY = "cache key (model not loaded: every vector came from the cache)"
@@ -43,7 +58,7 @@ def _git(*args: str) -> str | None:
 
 
 @cache
-def git_state() -> dict[str, Any]:
+def git_state() -> GitState:
     """The project's git sha and whether the tree had uncommitted changes (None outside git)."""
     sha = _git("rev-parse", "HEAD")
     if sha is None:
@@ -52,72 +67,87 @@ def git_state() -> dict[str, Any]:
     return {"sha": sha, "dirty": bool(status) if status is not None else None}
 
 
-def _task_info(task: Any, entry: Any, cap: int | None, plans: dict[str, Any]) -> dict[str, Any]:
-    metadata = task.metadata
+@dataclass(frozen=True)
+class CellFacts:
+    """Everything a run record is built from, typed (the runner fills it in)."""
+
+    spec: ModelSpec
+    info: BackendInfo
+    task: AbsTask
+    splits: list[str]
+    max_samples: int | None
+    dim: int
+    stats: EncodeStats
+    batch_size: int
+    max_length: int
+    loaded_dtype: str | None
+    wall_s: float
+    main_score: float
+
+
+def _model_section(facts: CellFacts) -> ModelSection:
+    info = facts.info
+    return {
+        "name": info.name,
+        "revision": info.revision,
+        "dim": facts.dim,
+        "full_dim": info.embed_dim,
+        "loader": info.loader,
+        "pooling": info.pooling,
+        "weights_path": facts.spec.local_path,
+        "weights_hash": info.weights_hash,
+        "peft_adapter": info.peft_adapter,
+        "code_repo": info.extra.get("code_repo"),
+        "code_revision": info.extra.get("code_revision"),
+        "flash_attn": info.extra.get("flash_attn"),
+    }
+
+
+def _task_section(facts: CellFacts) -> TaskSection:
+    metadata = facts.task.metadata
     return {
         "name": metadata.name,
         "type": metadata.type,
         "dataset_revision": (metadata.dataset or {}).get("revision"),
-        "splits": list(entry.splits or metadata.eval_splits),
-        "max_samples": cap,
-        "plans": plans,
+        "splits": facts.splits,
+        "max_samples": facts.max_samples,
+        "plans": facts.stats.plans,
     }
 
 
-def _loaded_dtype(backend: Any) -> str | None:
-    """The dtype of the loaded weights, read from the parameters (None if never loaded)."""
-    return str(backend.get().dtype).removeprefix("torch.") if backend.loaded else None
-
-
-def build_record(
-    model: Any,
-    entry: Any,
-    task: Any,
-    encoder: Any,
-    backend: Any,
-    dim: int,
-    wall_s: float,
-    main_score: float,
-    cap: int | None,
-) -> dict[str, Any]:
-    """The run record of one cell (see results_store for where it is written)."""
-    info = backend.info
-    stats = encoder.stats
+def _settings_section(facts: CellFacts) -> SettingsSection:
+    loaded = facts.loaded_dtype is not None
     return {
+        "batch_size": facts.batch_size,
+        "effective_batch_size": facts.stats.effective_batch_size,
+        "oom_retries": facts.stats.oom_retries,
+        "dtype": facts.loaded_dtype or facts.info.dtype,
+        "dtype_read_from": DTYPE_FROM_PARAMETERS if loaded else DTYPE_FROM_KEY,
+        "published_dtype": facts.spec.dtype,
+        "strip_whitespace": facts.spec.strip_whitespace,
+        "device": facts.info.device,
+        "max_length": facts.max_length,
+        "model_loaded": loaded,
+    }
+
+
+def build_record(facts: CellFacts) -> RunRecord:
+    """The run record of one cell (``results.schema`` documents it; the store writes it)."""
+    stats, wall = facts.stats, facts.wall_s
+    return {
+        "schema_version": SCHEMA_VERSION,
         "embharness_version": embharness.__version__,
         "git": git_state(),
-        "model": {
-            "name": info.name,
-            "revision": info.revision,
-            "dim": dim,
-            "full_dim": info.embed_dim,
-            "loader": info.loader,
-            "pooling": info.pooling,
-            "weights_path": model.spec.local_path,
-            "weights_hash": info.weights_hash,
-            "peft_adapter": info.peft_adapter,
-            "code_repo": info.extra.get("code_repo"),
-            "code_revision": info.extra.get("code_revision"),
-            "flash_attn": info.extra.get("flash_attn"),
-        },
-        "task": _task_info(task, entry, cap, stats.plans),
-        "settings": {
-            "batch_size": encoder.engine.batch_size,
-            "dtype": _loaded_dtype(backend) or info.dtype,
-            "dtype_read_from": DTYPE_FROM_PARAMETERS if backend.loaded else DTYPE_FROM_KEY,
-            "published_dtype": model.spec.dtype,
-            "strip_whitespace": model.spec.strip_whitespace,
-            "device": info.device,
-            "max_length": encoder.max_length,
-            "model_loaded": backend.loaded,
-        },
+        "model": _model_section(facts),
+        "task": _task_section(facts),
+        "settings": _settings_section(facts),
         "versions": package_versions(),
         "timing": {
-            "wall_s": round(wall_s, 3),
+            "wall_s": round(wall, 3),
             "encode_s": round(stats.encode_s, 3),
-            "score_s": round(max(wall_s - stats.encode_s, 0.0), 3),
+            "score_s": round(max(wall - stats.encode_s, 0.0), 3),
         },
         "cache": {"hits": stats.hits, "misses": stats.misses},
         "truncated_texts": stats.truncated,
-        "main_score": main_score,
+        "main_score": facts.main_score,
     }

@@ -19,6 +19,7 @@ from typing import Any
 from mteb.results import TaskResult
 
 from embharness.errors import HarnessError
+from embharness.results.schema import upgrade_record
 from embharness.results.store import ResultsStore, run_record_path
 from embharness.tasks.mteb_facts import task_or_none, task_type
 
@@ -143,7 +144,8 @@ def _run_from_path(path: Path, metas: dict[Path, dict[str, Any]]) -> Run:
     revision_dir, experiment = _identity(path)
     default_meta = _meta_for(revision_dir, metas)
     meta = _meta_for(path.parent, metas)
-    record = read_json_or_none(run_record_path(path))
+    stored = read_json_or_none(run_record_path(path))
+    record = dict(upgrade_record(stored)) if stored is not None else None
     kwargs = dict(meta.get("experiment_kwargs") or {}) if experiment else {}
     dim = kwargs.get("embed_dim", record_value(record, "model", "dim")) or meta.get("embed_dim")
     full_dim = record_value(record, "model", "full_dim") or default_meta.get("embed_dim")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +77,10 @@ class ResultsStore:
     def read_record(self, meta: ModelMeta, task_name: str) -> dict[str, Any] | None:
         """The cell's run record, or None when it is missing or unreadable."""
         try:
-            return json.loads(run_record_path(self.result_path(meta, task_name)).read_text())
+            record: dict[str, Any] = json.loads(
+                run_record_path(self.result_path(meta, task_name)).read_text()
+            )
+            return record
         except (OSError, ValueError):
             return None
 
@@ -96,7 +100,7 @@ class ResultsStore:
                 "pass --results-dir to a writable folder or fix its permissions",
             ) from exc
 
-    def write(self, result: TaskResult, meta: ModelMeta, record: dict[str, Any]) -> Path:
+    def write(self, result: TaskResult, meta: ModelMeta, record: Mapping[str, Any]) -> Path:
         """Write the run record, model_meta.json, then the result (its presence marks done)."""
         folder = self.cell_folder(meta)
         path = folder / f"{result.task_name}.json"

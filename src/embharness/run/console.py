@@ -24,7 +24,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 MTEB_BAR_MODULES = (
     # "Matching sentences" (line 79) and an unlabelled bar over the subsets (line 56): always on.
@@ -45,7 +45,7 @@ KNOWN_HARMLESS_WARNINGS = (
 )
 PAD_ADVICE_LOGGER = "transformers.tokenization_utils_base"
 PAD_ADVICE = "You're using a "
-_ORIGINAL_TQDM: dict[str, Callable[..., Any]] = {}
+_ORIGINAL_TQDM: dict[str, Callable[..., Any] | None] = {}
 _CHANGED_BY_US: set[str] = set()
 
 
@@ -64,7 +64,7 @@ class _StderrHandler(logging.StreamHandler):
         self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
 
     @property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         return sys.stderr
 
     @stream.setter
@@ -106,9 +106,10 @@ def _mute_module_tqdm(module_name: str, mute: bool) -> None:
         module = importlib.import_module(module_name)
     except ImportError:
         return
-    original = _ORIGINAL_TQDM.setdefault(module_name, getattr(module, "tqdm", None))
+    found: Callable[..., Any] | None = getattr(module, "tqdm", None)
+    original = _ORIGINAL_TQDM.setdefault(module_name, found)
     if original is not None:
-        module.tqdm = _disabled(original) if mute else original
+        vars(module)["tqdm"] = _disabled(original) if mute else original
 
 
 def _disabled(tqdm: Callable[..., Any]) -> Callable[..., Any]:
@@ -165,7 +166,7 @@ def _filter_known_warnings(ignore: bool) -> None:
     if not ignore and "warnings" not in _CHANGED_BY_US:
         return
     for message, category, module in KNOWN_HARMLESS_WARNINGS:
-        action = "ignore" if ignore else "default"
+        action: Literal["ignore", "default"] = "ignore" if ignore else "default"
         warnings.filterwarnings(action, message=message, category=category, module=module)
     if ignore:
         _CHANGED_BY_US.add("warnings")

@@ -6,8 +6,10 @@ the embedding cache and projects them, so only the first dim of a task pays for 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +18,14 @@ import click
 from tqdm.auto import tqdm
 
 from embharness.atomic import clean_stale_temp_files
-from embharness.encoding.bridge import HarnessEncoder, LazyBackend
+from embharness.encoding.bridge import LazyBackend, build_encoder
 from embharness.encoding.cache import EmbeddingCache
 from embharness.errors import HarnessError
 from embharness.hub import ensure_available
-from embharness.models.engine import EncodingEngine
+from embharness.models.backend import Backend
 from embharness.models.loading import load_backend
-from embharness.results.record import build_record
+from embharness.results.record import CellFacts, build_record
+from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.sweep import Sweep, TaskEntry
@@ -101,7 +104,9 @@ def _max_length(model: PreparedModel, task: TaskEntry) -> int:
 class SweepRunner:
     """Executes the cells of a sweep in order, skipping finished ones."""
 
-    def __init__(self, sweep: Sweep, options: RunOptions) -> None:
+    def __init__(
+        self, sweep: Sweep, options: RunOptions, say: Callable[[str], None] | None = None
+    ) -> None:
         if options.overwrite not in OVERWRITE_MODES:
             raise HarnessError(
                 f"unknown --overwrite {options.overwrite!r}",
@@ -110,6 +115,7 @@ class SweepRunner:
         check_tasks(sweep.tasks)
         self.sweep = sweep
         self.options = options
+        self.say = say or _to_stderr  # one line per cell, the run's progress on a log
         self.models = [prepare_model(m) for m in sweep.models]
         self.store = ResultsStore(options.results_dir)
         self.cache = EmbeddingCache(options.cache_dir) if options.cache_dir else None
@@ -125,12 +131,12 @@ class SweepRunner:
                 clean_stale_temp_files(folder)
         outcomes: list[CellOutcome] = []
         for model in self.models:
-            backend = LazyBackend(model.info, lambda m=model: self._load(m))
+            backend = LazyBackend(model.info, functools.partial(self._load, model))
             for task in self.sweep.tasks:
                 outcomes.extend(self._run_task(model, backend, task))
         return outcomes
 
-    def _load(self, model: PreparedModel) -> Any:
+    def _load(self, model: PreparedModel) -> Backend:
         if not model.info.weights_hash:
             ensure_available(model.spec.name, model.spec.revision)
         return load_backend(model.spec, model.load)
@@ -170,14 +176,20 @@ class SweepRunner:
 
         cap = task.max_samples or model.entry.settings.max_samples
         task_obj = self.tasks.get(task, cap)
-        engine = EncodingEngine(model.entry.settings.batch_size, self.options.show_progress)
-        encoder = HarnessEncoder(
-            model.spec, backend, meta, dim, engine, self.cache, _max_length(model, task)
+        encoder = build_encoder(
+            model.spec,
+            backend,
+            dim,
+            batch_size=model.entry.settings.batch_size,
+            meta=meta,
+            cache=self.cache,
+            max_length=_max_length(model, task),
+            show_progress=self.options.show_progress,
         )
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
         start = time.perf_counter()
         with self._cell_bar(encoder.label) as bar:
-            engine.progress = bar
+            encoder.engine.progress = bar
             result = mteb.evaluate(
                 encoder,
                 task_obj,
@@ -192,13 +204,25 @@ class SweepRunner:
             )
         wall = time.perf_counter() - start
         task_result = result.task_results[0]
-        record = build_record(
-            model, task, task_obj, encoder, backend, dim, wall, _main_score(task_result), cap
+        facts = CellFacts(
+            spec=model.spec,
+            info=backend.info,
+            task=task_obj,
+            splits=list(task.splits or task_obj.metadata.eval_splits),
+            max_samples=cap,
+            dim=dim,
+            stats=encoder.stats,
+            batch_size=model.entry.settings.batch_size,
+            max_length=encoder.max_length,
+            loaded_dtype=backend.loaded_dtype(),
+            wall_s=wall,
+            main_score=_main_score(task_result),
         )
+        record = build_record(facts)
         self.store.write(task_result, meta, record)
         self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
         return CellOutcome(
-            model.spec.name, task.name, dim, "ran", record["main_score"], wall, record
+            model.spec.name, task.name, dim, "ran", record["main_score"], wall, dict(record)
         )
 
     def _cell_bar(self, label: str) -> tqdm:
@@ -206,10 +230,14 @@ class SweepRunner:
         return tqdm(total=0, desc=label, unit="text", disable=not self.options.show_progress)
 
     def _say(self, line: str) -> None:
-        click.echo(line, err=True)
+        self.say(line)
 
 
-def _cell_line(done: int, total: int, model: str, task: str, dim: int, record: dict) -> str:
+def _to_stderr(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _cell_line(done: int, total: int, model: str, task: str, dim: int, record: RunRecord) -> str:
     timing, cache = record["timing"], record["cache"]
     return (
         f"[cell {done}/{total}] {model} × {task} @ {dim}: main={record['main_score']:.4f} "

@@ -17,7 +17,8 @@ GENERIC_STRIP_SOURCES = {
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        data: dict = json.loads(path.read_text())
+        return data
     except (OSError, ValueError):
         return {}
 

@@ -36,7 +36,12 @@ ADAPTERS: dict[tuple[str, Side], str] = {
 }
 
 # The model's LoRA adapters, in its `lora_adaptations` order (model card).
-ADAPTER_NAMES = ("retrieval.query", "retrieval.passage", "separation", "classification")
+ADAPTER_NAMES: tuple[str, ...] = (
+    "retrieval.query",
+    "retrieval.passage",
+    "separation",
+    "classification",
+)
 ADAPTER_NAMES += ("text-matching",)
 
 # mteb's wrapper adds instructions for the retrieval adapters only.

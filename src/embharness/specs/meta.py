@@ -66,6 +66,7 @@ def _from_registry(
 
 def _from_spec(spec: ModelSpec, dim: int | None, extra: dict[str, Any]) -> ModelMeta:
     from mteb.models import ModelMeta
+    from mteb.models.model_meta import ScoringFunction
 
     return ModelMeta(
         loader=None,
@@ -83,7 +84,7 @@ def _from_spec(spec: ModelSpec, dim: int | None, extra: dict[str, Any]) -> Model
         public_training_data=None,
         framework=["PyTorch"],
         reference=spec.reference,
-        similarity_fn_name=spec.similarity,
+        similarity_fn_name=ScoringFunction(spec.similarity),
         use_instructions=bool(spec.prompt_types or spec.adapter_instructions),
         training_datasets=set(spec.training_datasets) if spec.training_datasets else None,
         adapted_from=spec.adapted_from,

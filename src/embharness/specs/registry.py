@@ -29,7 +29,8 @@ def registered_names() -> list[str]:
 
 def _load(target: str) -> ModelSpec:
     module_name, attr = target.split(":")
-    return getattr(importlib.import_module(module_name), attr)
+    spec: ModelSpec = getattr(importlib.import_module(module_name), attr)
+    return spec
 
 
 def get_spec(

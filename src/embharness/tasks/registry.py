@@ -51,7 +51,8 @@ def list_offline_tasks() -> list[str]:
 def _offline_class(name: str) -> type[AbsTask]:
     configure_environment()
     module_name, attr = OFFLINE_TASKS[name].split(":")
-    return getattr(importlib.import_module(module_name), attr)
+    task_class: type[AbsTask] = getattr(importlib.import_module(module_name), attr)
+    return task_class
 
 
 def _mteb_task(name: str) -> AbsTask | None:

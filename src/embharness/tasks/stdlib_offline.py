@@ -84,7 +84,7 @@ def module_name(path: Path, root: Path) -> str | None:
 def iter_modules(root: Path | None = None) -> Iterator[tuple[str, Path]]:
     """``(module, path)`` for every kept stdlib source file, sorted by path."""
     root = root or stdlib_root()
-    paths = []
+    paths: list[Path] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith("config-")]
         paths.extend(Path(folder, f) for f in files if f.endswith(".py"))

@@ -1,0 +1,122 @@
+"""The run record's schema: one documented, versioned type per section (cf. lm-eval's
+``result_schema.py``). Written as JSON beside each result (``.../_embharness/<Task>.json``).
+
+Versions:
+
+- 1: records written before the schema had a version (no ``schema_version`` key).
+- 2: adds ``schema_version``; ``settings.effective_batch_size`` and ``settings.oom_retries``
+  beside the configured ``settings.batch_size``; ``settings.dtype_read_from``,
+  ``settings.published_dtype`` and ``settings.strip_whitespace``; ``model.code_repo``,
+  ``model.code_revision`` and ``model.flash_attn``.
+
+``upgrade_record`` reads any version and returns the current one, with fields an older record
+lacks set to None, so every reader sees one shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict, cast
+
+SCHEMA_VERSION = 2
+
+
+class GitState(TypedDict):
+    """The project's commit and whether the tree had uncommitted changes (None: unknown)."""
+
+    sha: str | None
+    dirty: bool | None
+
+
+class ModelSection(TypedDict):
+    """Which weights and code produced the vectors, and at which dim they were scored."""
+
+    name: str
+    revision: str | None
+    dim: int
+    full_dim: int
+    loader: str
+    pooling: str
+    weights_path: str | None
+    weights_hash: str | None
+    peft_adapter: dict[str, str] | None
+    code_repo: str | None
+    code_revision: str | None
+    flash_attn: bool | None
+
+
+class TaskSection(TypedDict):
+    """The task, its dataset revision, the splits scored, the sample cap and the plan per side."""
+
+    name: str
+    type: str
+    dataset_revision: str | None
+    splits: list[str]
+    max_samples: int | None
+    plans: dict[str, dict[str, Any]]
+
+
+class SettingsSection(TypedDict):
+    """Configured settings, and what actually ran (effective batch size, loaded dtype)."""
+
+    batch_size: int
+    effective_batch_size: int | None
+    oom_retries: int | None
+    dtype: str
+    dtype_read_from: str | None
+    published_dtype: str | None
+    strip_whitespace: bool | None
+    device: str
+    max_length: int
+    model_loaded: bool
+
+
+class TimingSection(TypedDict):
+    """Wall time of the cell, split into encoding and everything else (scoring)."""
+
+    wall_s: float
+    encode_s: float
+    score_s: float
+
+
+class CacheSection(TypedDict):
+    """Embedding-cache hits and misses of the cell."""
+
+    hits: int
+    misses: int
+
+
+class RunRecord(TypedDict):
+    """The run record of one (model, task, dim) cell."""
+
+    schema_version: int
+    embharness_version: str
+    git: GitState
+    model: ModelSection
+    task: TaskSection
+    settings: SettingsSection
+    versions: dict[str, str]
+    timing: TimingSection
+    cache: CacheSection
+    truncated_texts: int
+    main_score: float
+
+
+SECTIONS: dict[str, type] = {
+    "git": GitState,
+    "model": ModelSection,
+    "task": TaskSection,
+    "settings": SettingsSection,
+    "timing": TimingSection,
+    "cache": CacheSection,
+}
+
+
+def upgrade_record(data: dict[str, Any]) -> RunRecord:
+    """Any stored record as the current version: missing fields are None, nothing is dropped."""
+    record = {key: None for key in RunRecord.__annotations__} | dict(data)
+    for name, section in SECTIONS.items():
+        stored = record.get(name)
+        if isinstance(stored, dict):
+            record[name] = {key: None for key in section.__annotations__} | stored
+    record["schema_version"] = SCHEMA_VERSION
+    return cast(RunRecord, record)

@@ -1,0 +1,73 @@
+"""The run record is a documented, versioned type; records of older versions still load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_report_fixtures import run_record
+
+from embharness.results.runs import load_runs
+from embharness.results.schema import SCHEMA_VERSION, SECTIONS, RunRecord, upgrade_record
+from embharness.results.store import run_record_path
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import parse_sweep
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+TASK = "HumanEvalRetrievalOffline"
+
+
+def _keys(cls: type) -> set[str]:
+    return set(cls.__annotations__)
+
+
+def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
+    sweep = parse_sweep(
+        {
+            "settings": {"batch_size": 5},
+            "models": [{"name": MINILM, "dims": [384]}],
+            "tasks": [{"name": TASK, "max_samples": 8}],
+        }
+    )
+    options = RunOptions(tmp_path / "results", None, show_progress=False)
+    lines: list[str] = []
+    SweepRunner(sweep, options, say=lines.append).run()
+    assert len(lines) == 1 and lines[0].startswith("[cell 1/1]")  # the progress callback
+    [result] = [
+        p for p in (tmp_path / "results").rglob(f"{TASK}.json") if "_embharness" not in p.parts
+    ]
+    stored = json.loads(run_record_path(result).read_text())
+    assert stored["schema_version"] == SCHEMA_VERSION
+    assert set(stored) == _keys(RunRecord)
+    for name, section in SECTIONS.items():
+        assert set(stored[name]) == _keys(section), name
+    settings = stored["settings"]
+    assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
+    assert settings["oom_retries"] == 0
+
+
+def test_version_1_record_loads_as_the_current_version() -> None:
+    old = run_record()  # a record as the harness wrote it before the schema had a version
+    assert "schema_version" not in old
+    upgraded = upgrade_record(old)
+    assert upgraded["schema_version"] == SCHEMA_VERSION
+    assert upgraded["settings"]["batch_size"] == 32  # kept
+    assert upgraded["settings"]["effective_batch_size"] is None  # absent then: None, not a guess
+    assert upgraded["model"]["code_revision"] is None
+    assert upgraded["timing"] is None and set(upgraded) == _keys(RunRecord)
+
+
+def test_old_records_on_disk_read_through_the_report_loader(tmp_path: Path) -> None:
+    from test_report_fixtures import CODE_05B, code_05b_meta, write_result
+
+    write_result(
+        tmp_path / "r",
+        CODE_05B,
+        "CosQA",
+        {"test": {"default": 0.4}},
+        meta=code_05b_meta(),
+        record=run_record(),
+    )
+    [run] = load_runs(tmp_path / "r")
+    assert run.record is not None and run.record["schema_version"] == SCHEMA_VERSION
+    assert run.record["settings"]["dtype"] == "float32"
