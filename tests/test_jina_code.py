@@ -22,6 +22,7 @@ from embharness.errors import HarnessError
 from embharness.models.pooling import last_token_pool
 from embharness.run.cells import prepare_model
 from embharness.run.sweep import ModelEntry
+from embharness.specs.jina_code import TASK_PROMPT_TYPES
 from embharness.specs.registry import get_spec
 
 CODE_05B = "jinaai/jina-code-embeddings-0.5b"
@@ -151,14 +152,16 @@ def test_exact_prefix_per_task_type_and_side(
         for side, prefix in (("query", query), ("document", document)):
             plan = resolve_plan(spec, metadata, side)  # type: ignore[arg-type]
             assert (plan.prompt_type, plan.prefix) == (prompt_type, prefix)
-            assert plan.source == "task table"
+            assert plan.source == f"prompt table: {task}-{side}"
+            assert plan.harness_chosen is False
             assert plan.adapter is None
 
 
 def test_task_missing_from_table_gets_recorded_fallback(tiny_qwen_dir: Path, make_encoder) -> None:
     """SciFact is not in the paper's table: a fallback type is used and recorded in the stats."""
     metadata = mteb.get_task("SciFact").metadata
-    assert metadata.name not in get_spec(CODE_05B).task_prompt_types
+    assert metadata.name not in TASK_PROMPT_TYPES
+    assert "SciFact-query" not in get_spec(CODE_05B).prompts.rows
     encoder = make_encoder(code_spec(tiny_qwen_dir), 64)
     encoder.encode(
         [{"text": QUERIES[:2]}],

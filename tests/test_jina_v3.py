@@ -97,7 +97,8 @@ def test_adapter_for_every_task_type_and_side(task: str, side: str, adapter: str
     plan = resolve_plan(get_spec(V3), metadata, side)  # type: ignore[arg-type]
     assert plan.adapter == adapter
     assert plan.prompt_type is None
-    assert plan.source.startswith("adapter table")
+    task_type = TASK_TYPES[task]
+    assert plan.source in (f"prompt table: {task_type}-{side}", f"prompt table: {task_type}")
 
 
 # mteb 2.26.24 JinaWrapper's model_prompts, written out by hand: only these types get an adapter.
@@ -154,7 +155,7 @@ def test_instruction_retrieval_gets_no_adapter_and_no_instruction(task: str) -> 
     for side in ("query", "document"):
         plan = resolve_plan(get_spec(V3), metadata, side)  # type: ignore[arg-type]
         assert (plan.adapter, plan.prefix) == (None, "")
-        assert "no adapter" in plan.source
+        assert plan.source == "prompt table: default"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from embharness.models.backend import BackendInfo
 from embharness.models.loading import LoadSettings, describe_backend
 from embharness.run.sweep import ModelEntry, TaskEntry
 from embharness.specs.registry import get_spec
-from embharness.specs.spec import ModelSpec
+from embharness.specs.spec import ModelSpec, Prompt
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,17 @@ def _with_choices(spec: ModelSpec, entry: ModelEntry) -> ModelSpec:
     if entry.strip_whitespace is not None:
         spec = replace(spec, strip_whitespace=entry.strip_whitespace)
     if entry.task_adapters:
-        spec = replace(spec, task_adapters=_task_adapters(spec, entry.task_adapters))
+        rows = _task_adapters(spec, entry.task_adapters)
+        spec = replace(spec, prompts=spec.prompts.with_rows(rows))
     return spec
 
 
-def _task_adapters(spec: ModelSpec, chosen: dict[str, dict[str, str]]) -> dict:
-    """A sweep's per-task adapter opt-ins, checked against the model's own adapters."""
+def _task_adapters(spec: ModelSpec, chosen: dict[str, dict[str, str]]) -> dict[str, Prompt]:
+    """A sweep's per-task adapter opt-ins as ``"{task}-{side}"`` rows of the prompt table.
+
+    Each is checked against the model's own adapters and carries the instruction the spec's table
+    gives its adapter (none for most).
+    """
     if not spec.adapter_names:
         raise HarnessError(
             f"model {spec.name} has no task adapters, so task_adapters cannot apply",
@@ -66,7 +71,7 @@ def _task_adapters(spec: ModelSpec, chosen: dict[str, dict[str, str]]) -> dict:
                     f"task_adapters.{task}.{side}: {spec.name} has no adapter {adapter!r}",
                     f"use one of {', '.join(spec.adapter_names)}",
                 )
-            table[(task, side)] = adapter
+            table[f"{task}-{side}"] = Prompt(spec.prompts.instruction_for(adapter), adapter)
     return table
 
 

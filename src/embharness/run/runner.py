@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm.auto import tqdm
@@ -30,7 +30,11 @@ from embharness.results.store import ResultsStore
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
-from embharness.specs.spec import SIDES
+from embharness.specs.spec import SIDES, PromptTable
+
+if TYPE_CHECKING:
+    from mteb.models import ModelMeta
+    from mteb.results import TaskResult
 
 log = logging.getLogger(__name__)
 OVERWRITE_MODES = ("missing", "always", "never")
@@ -59,7 +63,7 @@ class RunOptions:
     show_progress: bool = True
 
 
-def _main_score(task_result: Any) -> float:
+def _main_score(task_result: TaskResult) -> float:
     return float(task_result.get_score())
 
 
@@ -85,14 +89,20 @@ def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
         "strip_whitespace": spec.strip_whitespace
         if spec.strip_whitespace != published.strip_whitespace
         else None,
-        "task_adapters": _task_adapter_label(spec.task_adapters, task.name),
+        "task_adapters": _task_adapter_label(spec.prompts, published.prompts, task.name),
     }
 
 
-def _task_adapter_label(task_adapters: dict, task: str) -> str | None:
-    """``query=retrieval.query,document=retrieval.passage`` for a task the sweep opted in."""
+def _task_adapter_label(prompts: PromptTable, published: PromptTable, task: str) -> str | None:
+    """``query=retrieval.query,document=retrieval.passage`` for a task the sweep opted in.
+
+    The opt-ins are the ``"{task}-{side}"`` rows that differ from the published table's.
+    """
+    rows = {side: prompts.rows.get(f"{task}-{side}") for side in SIDES}
     chosen = [
-        f"{side}={task_adapters[(task, side)]}" for side in SIDES if (task, side) in task_adapters
+        f"{side}={row.adapter}"
+        for side, row in rows.items()
+        if row is not None and row.adapter and row != published.rows.get(f"{task}-{side}")
     ]
     return ",".join(chosen) or None
 
@@ -141,11 +151,11 @@ class SweepRunner:
             ensure_available(model.spec.name, model.spec.revision)
         return load_backend(model.spec, model.load)
 
-    def cell_meta(self, model: PreparedModel, task: TaskEntry, dim: int) -> Any:
+    def cell_meta(self, model: PreparedModel, task: TaskEntry, dim: int) -> ModelMeta:
         """The mteb ``ModelMeta`` that names this cell's result (dim and experiment kwargs)."""
         return model.spec.to_model_meta(dim, **_identity(model, task))
 
-    def _should_skip(self, meta: Any, task: TaskEntry, splits: list[str]) -> bool:
+    def _should_skip(self, meta: ModelMeta, task: TaskEntry, splits: list[str]) -> bool:
         mode = self.options.overwrite
         if mode == "always":
             return False
@@ -170,7 +180,12 @@ class SweepRunner:
         return outcomes
 
     def _run_cell(
-        self, model: PreparedModel, backend: LazyBackend, task: TaskEntry, dim: int, meta: Any
+        self,
+        model: PreparedModel,
+        backend: LazyBackend,
+        task: TaskEntry,
+        dim: int,
+        meta: ModelMeta,
     ) -> CellOutcome:
         import mteb
 

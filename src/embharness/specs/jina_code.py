@@ -2,11 +2,19 @@
 
 Sources: arXiv 2508.21290v1 ("Efficient Code Embeddings from Code Generation Models", Jina AI,
 2025), Table 4b for the task types and the model cards for the prefixes, pooling and dims.
+
+The prompt table (:class:`~embharness.specs.spec.PromptTable`) has one ``"{task}-{side}"`` row
+per side of each Table 4b task, with its type's prefix (``harness_chosen`` False). Tasks outside
+Table 4b get harness fallbacks, each recording why: ``"{type}-{side}"`` rows give Retrieval and
+InstructionRetrieval nl2code and Reranking qa; the ``"{side}"`` rows give every other type qa,
+except on code tasks (``Programming`` domain or a ``-Code`` language), where the table's
+``code_rows`` give code2code at that same ``"{side}"`` key. Every task and side is covered by a
+row, so the table's default is never reached.
 """
 
 from __future__ import annotations
 
-from embharness.specs.spec import ModelSpec, PromptPair
+from embharness.specs.spec import SIDES, ModelSpec, Prompt, PromptPair, PromptTable
 
 SOURCES = (
     "arXiv 2508.21290v1, Table 4b (task types) and Appendix C (evaluation settings)",
@@ -70,6 +78,42 @@ TASK_PROMPT_TYPES: dict[str, str] = {
 }
 
 
+OUTSIDE_TABLE = "{task} is not in the authors' task table"
+# Harness fallbacks for tasks outside Table 4b, by mteb task type.
+FALLBACK_PROMPT_TYPES = {
+    "Retrieval": "nl2code",
+    "InstructionRetrieval": "nl2code",
+    "Reranking": "qa",
+}
+SYMMETRIC_CODE_PROMPT_TYPE = "code2code"
+SYMMETRIC_TEXT_PROMPT_TYPE = "qa"
+
+
+def _rows(key: str, prompt_type: str, reason: str | None = None) -> dict[str, Prompt]:
+    """``"{key}-{side}"`` rows (or ``"{side}"`` rows for an empty key) for ``prompt_type``."""
+    pair = PROMPT_TYPES[prompt_type]
+    return {
+        f"{key}-{side}" if key else side: Prompt(pair.for_side(side), None, prompt_type, reason)
+        for side in SIDES
+    }
+
+
+def _prompt_table() -> PromptTable:
+    """Table 4b's rows, then the harness fallbacks (see the module docstring)."""
+    rows: dict[str, Prompt] = {}
+    for task, prompt_type in TASK_PROMPT_TYPES.items():
+        rows |= _rows(task, prompt_type)
+    for task_type, prompt_type in FALLBACK_PROMPT_TYPES.items():
+        reason = f"{OUTSIDE_TABLE}; harness fallback for task type {task_type}"
+        rows |= _rows(task_type, prompt_type, reason)
+    text = f"{OUTSIDE_TABLE}; harness fallback for text task type {{type}}"
+    rows |= _rows("", SYMMETRIC_TEXT_PROMPT_TYPE, text)
+    code = f"{OUTSIDE_TABLE}; harness fallback for symmetric code task type {{type}}"
+    return PromptTable(rows, code_rows=_rows("", SYMMETRIC_CODE_PROMPT_TYPE, code))
+
+
+PROMPTS = _prompt_table()
+
 DTYPE_SOURCE = "arXiv 2508.21290v1, Appendix C: evaluated in FP16, batch size 8, length 8192"
 
 # Whitespace (issue 9): the model card's transformers example tokenizes texts as given, while its
@@ -101,8 +145,7 @@ def _spec(
         n_parameters=n_params,
         languages=("python", "eng"),
         reference=f"https://huggingface.co/jinaai/jina-code-embeddings-{size}",
-        prompt_types=PROMPT_TYPES,
-        task_prompt_types=TASK_PROMPT_TYPES,
+        prompts=PROMPTS,
         dtype="float16",
         dtype_source=DTYPE_SOURCE,
         strip_whitespace=True,

@@ -6,34 +6,9 @@ Sources: arXiv 2409.10173 (jina-embeddings-v3), the model card, and mteb 2.26's 
 
 from __future__ import annotations
 
-from embharness.specs.spec import SIDES, ModelSpec, Side
+from embharness.specs.spec import ModelSpec, Prompt, PromptTable
 
 REVISION = "215a6e121fa0183376388ac6b1ae230326bfeaed"
-
-# mteb 2.26.24 JinaWrapper's `model_prompts` (mteb/models/model_implementations/jina_models.py):
-# only these task types get an adapter. Every other type (InstructionRetrieval,
-# InstructionReranking, Regression, ...) gets no adapter and no instruction, as the public results
-# for Core17/News21/Robust04InstructionRetrieval were made. A sweep may opt a task into another
-# adapter (`task_adapters:`), which then names an experiment.
-ADAPTERS: dict[tuple[str, Side], str] = {
-    ("Retrieval", "query"): "retrieval.query",
-    ("Retrieval", "document"): "retrieval.passage",
-    **{
-        (task_type, side): "separation"
-        for task_type in ("Clustering", "Reranking")
-        for side in SIDES
-    },
-    **{
-        (task_type, side): "classification"
-        for task_type in ("Classification", "PairClassification", "MultilabelClassification")
-        for side in SIDES
-    },
-    **{
-        (task_type, side): "text-matching"
-        for task_type in ("STS", "BitextMining", "Summarization")
-        for side in SIDES
-    },
-}
 
 # The model's LoRA adapters, in its `lora_adaptations` order (model card).
 ADAPTER_NAMES: tuple[str, ...] = (
@@ -45,10 +20,35 @@ ADAPTER_NAMES: tuple[str, ...] = (
 ADAPTER_NAMES += ("text-matching",)
 
 # mteb's wrapper adds instructions for the retrieval adapters only.
-ADAPTER_INSTRUCTIONS = {
-    "retrieval.query": "Represent the query for retrieving evidence documents: ",
-    "retrieval.passage": "Represent the document for retrieval: ",
+QUERY_INSTRUCTION = "Represent the query for retrieving evidence documents: "
+PASSAGE_INSTRUCTION = "Represent the document for retrieval: "
+
+# Adapters shared by both sides, by mteb task type.
+SYMMETRIC_ADAPTERS = {
+    "Clustering": "separation",
+    "Reranking": "separation",
+    "Classification": "classification",
+    "PairClassification": "classification",
+    "MultilabelClassification": "classification",
+    "STS": "text-matching",
+    "BitextMining": "text-matching",
+    "Summarization": "text-matching",
 }
+
+# mteb 2.26.24 JinaWrapper's `model_prompts` (mteb/models/model_implementations/jina_models.py)
+# as one prompt table: only these task types get an adapter. Every other type
+# (InstructionRetrieval, InstructionReranking, Regression, ...) falls to the default row, no
+# adapter and no instruction, as the public results for Core17/News21/Robust04InstructionRetrieval
+# were made. A sweep may opt a task into another adapter (`task_adapters:`): ``"{task}-{side}"``
+# rows on top of this table, which then name an experiment.
+PROMPTS = PromptTable(
+    rows={
+        "Retrieval-query": Prompt(QUERY_INSTRUCTION, "retrieval.query"),
+        "Retrieval-document": Prompt(PASSAGE_INSTRUCTION, "retrieval.passage"),
+        **{task_type: Prompt("", adapter) for task_type, adapter in SYMMETRIC_ADAPTERS.items()},
+    },
+    default=Prompt(""),
+)
 
 # The modeling code: config.json's `auto_map` points at this second repository. transformers
 # applies the model revision only to the model's own repository, so the code needs its own pin
@@ -79,8 +79,7 @@ JINA_V3 = ModelSpec(
     n_parameters=572_000_000,
     trust_remote_code=True,
     reference="https://huggingface.co/jinaai/jina-embeddings-v3",
-    adapters=ADAPTERS,
-    adapter_instructions=ADAPTER_INSTRUCTIONS,
+    prompts=PROMPTS,
     adapter_names=ADAPTER_NAMES,
     dtype="bfloat16",
     dtype_source=DTYPE_SOURCE,

@@ -85,7 +85,7 @@ def _from_spec(spec: ModelSpec, dim: int | None, extra: dict[str, Any]) -> Model
         framework=["PyTorch"],
         reference=spec.reference,
         similarity_fn_name=ScoringFunction(spec.similarity),
-        use_instructions=bool(spec.prompt_types or spec.adapter_instructions),
+        use_instructions=spec.prompts.has_instructions,
         training_datasets=set(spec.training_datasets) if spec.training_datasets else None,
         adapted_from=spec.adapted_from,
         experiment_kwargs=_experiment_kwargs(spec, dim, extra),
