@@ -15,6 +15,7 @@ from test_report_fixtures import (
     PAPER_05B,
     REV,
     V3,
+    V3_REVISION,
     code_05b_meta,
     full_scores,
     run_record,
@@ -25,11 +26,11 @@ from embharness.commands.report import report
 from embharness.errors import HarnessError
 from embharness.report.averages import averages_frame
 from embharness.report.build import build_report
+from embharness.report.categories import categories_frame, cells_frame
 from embharness.report.dims import dim_tables
-from embharness.report.published import V3_REVISION, load_published
+from embharness.report.published import load_published
 from embharness.report.results_table import comparison_frame
 from embharness.report.settings import settings_table
-from embharness.report.v3 import categories_frame, cells_frame
 from embharness.results.runs import load_runs
 
 CODE_15B = "jinaai/jina-code-embeddings-1.5b"

@@ -21,6 +21,7 @@ from mteb.results import TaskResult  # noqa: E402
 CODE_05B = "jinaai/jina-code-embeddings-0.5b"
 V3 = "jinaai/jina-embeddings-v3"
 REV = "rev0000000000000000000000000000000000001"
+V3_REVISION = "215a6e121fa0183376388ac6b1ae230326bfeaed"  # of v3's figures in published.csv
 
 KNOWN_TASKS = {t.metadata.name for t in mteb.get_tasks(exclude_superseded=False)}
 Scores = dict[str, dict[str, float]]  # split -> subset -> main score (0–1)

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
-from test_report_fixtures import CODE_05B, V3, code_05b_meta, write_result
+from test_report_fixtures import CODE_05B, V3, V3_REVISION, code_05b_meta, write_result
 
 from embharness.report.build import build_report
-from embharness.report.published import V3_REVISION
 
 REPO = Path(__file__).resolve().parents[1]
 ENSURE = REPO / "scripts" / "ensure_chromium.sh"

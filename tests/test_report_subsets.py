@@ -7,11 +7,10 @@ from pathlib import Path
 import mteb
 import pandas as pd
 import pytest
-from test_report_fixtures import CODE_05B, REV, V3, code_05b_meta, full_scores
+from test_report_fixtures import CODE_05B, REV, V3, V3_REVISION, code_05b_meta, full_scores
 from test_report_fixtures import write_result as write
 
 from embharness.report.build import build_report
-from embharness.report.published import V3_REVISION
 from embharness.report.subsets import SubsetTable, subset_tables
 from embharness.results.runs import load_runs
 

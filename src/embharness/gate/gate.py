@@ -16,6 +16,7 @@ import yaml
 
 from embharness.errors import HarnessError
 from embharness.gate.baseline import Cell, current_cells, read_baseline
+from embharness.results.runs import DEFAULT_EXPERIMENT
 from embharness.results.scoring import (
     DEFAULT_TOLERANCE,
     check_tolerance,
@@ -116,7 +117,7 @@ def format_table(rows: list[GateRow]) -> str:
         (
             r.verdict,
             r.cell.model,
-            r.cell.experiment or "default",
+            r.cell.experiment or DEFAULT_EXPERIMENT,
             r.cell.task,
             r.cell.split,
             r.cell.subset,

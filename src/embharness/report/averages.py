@@ -9,10 +9,12 @@ from typing import Any
 
 import pandas as pd
 
-from embharness.report.published import CODE_AVG, OVERALL_AVG, Published
-from embharness.results.runs import Run
-from embharness.results.scoring import delta_points, fmt_points, points, within_tolerance
+from embharness.report.published import Published
+from embharness.results.frame import as_frame, task_frame
+from embharness.results.runs import Run, RunKind
+from embharness.results.scoring import compare, fmt_points
 
+KEYS = ["model", "revision", "experiment"]
 AVERAGE_COLUMNS = [
     "model",
     "revision",
@@ -59,62 +61,50 @@ def average_of(name: str, cells: Sequence[float | None]) -> Average:
 
 
 def paper_averages(scores: Mapping[str, float], published: Published) -> list[Average]:
-    """``Overall AVG`` (25 benchmarks) and ``MTEB Code AVG`` (12 tasks) of task → points.
+    """Each paper-style average of ``published`` (e.g. ``Overall AVG``) over task → points.
 
-    A paper benchmark that mteb does not have (CoSQA+, Doc2Code…) is always a missing cell.
+    A task without a score (or one mteb lacks, like CoSQA+) is a missing cell.
     """
-    overall = [scores.get(task) if task else None for _, task in published.overall_cells()]
-    code = [scores.get(task) for task in published.code_tasks()]
-    return [average_of(OVERALL_AVG, overall), average_of(CODE_AVG, code)]
+    return [
+        average_of(name, [scores.get(t) for t in tasks])
+        for name, tasks in published.averages.items()
+    ]
 
 
-def _average_rows(
-    key: tuple[str, str, str, bool], scores: dict[str, float], published: Published, tol: float
-) -> list[dict[str, Any]]:
-    model, revision, experiment, capped = key
-    rows = []
-    for average in paper_averages(scores, published):
-        reference = published.paper_average(model, average.name)
-        row: dict[str, Any] = {
-            "model": model,
-            "revision": revision,
-            "experiment": experiment,
-            "average": average.name,
-            "ours": average.label(),
-            "covered": average.covered,
-            "total": average.total,
-            "published": reference,
-            "delta": None,
-            "within_tolerance": None,
-            "note": "",
-        }
-        if capped:
-            row["note"] = "capped run: not compared"
-        elif reference is not None and not average.complete:
-            row["note"] = "partial: not compared"
-        elif reference is not None and average.value is not None:
-            row["delta"] = delta_points(average.value, reference)
-            row["within_tolerance"] = within_tolerance(row["delta"], tol)
-        rows.append(row)
-    return rows
+def _average_row(key: tuple, average: Average, published: Published, tol: float) -> dict[str, Any]:
+    model, capped = key[0], key[3]
+    reference = published.value(model, average.name)
+    reason = "capped run: not compared" if capped else None
+    if not reason and reference is not None and not average.complete:
+        reason = "partial: not compared"
+    result = compare(average.value, reference, tol, reason)
+    return dict(zip(AVERAGE_COLUMNS, key[:3], strict=False)) | {
+        "average": average.name,
+        "ours": average.label(),
+        "covered": average.covered,
+        "total": average.total,
+        "published": reference,
+        "delta": result.delta,
+        "within_tolerance": result.within_tolerance,
+        "note": result.note,
+    }
 
 
-def averages_frame(runs: Iterable[Run], published: Published, tolerance: float) -> pd.DataFrame:
+def averages_frame(
+    runs: Iterable[Run] | pd.DataFrame, published: Published, tolerance: float
+) -> pd.DataFrame:
     """Paper-style averages of every full-dimension variant, compared only when complete.
 
     Incomplete tasks (missing splits/subsets) count as missing cells.
     """
-    groups: dict[tuple[str, str, str, bool], dict[str, float]] = {}
-    for run in runs:
-        if run.kind != "full":
-            continue
-        key = (run.model, run.revision, run.experiment or "default", run.capped)
-        scores = groups.setdefault(key, {})
-        if not run.missing_evaluations():
-            scores[run.task] = points(run.score())
-    rows = [
-        row
-        for key in sorted(groups)
-        for row in _average_rows(key, groups[key], published, tolerance)
-    ]
+    cells = as_frame(runs)
+    tasks = task_frame(cells[cells["kind"] == RunKind.FULL])
+    rows = []
+    for (model, revision, experiment), group in tasks.groupby(KEYS, sort=True):
+        scores = dict(zip(group["task"], group["score"].where(group["complete"]), strict=True))
+        key = (model, revision, experiment, group["max_samples"].notna().any())
+        found = {t: float(v) for t, v in scores.items() if pd.notna(v)}
+        rows += [
+            _average_row(key, a, published, tolerance) for a in paper_averages(found, published)
+        ]
     return pd.DataFrame(rows, columns=AVERAGE_COLUMNS)

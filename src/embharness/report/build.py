@@ -10,7 +10,7 @@ import pandas as pd
 
 from embharness.atomic import atomic_write_text
 from embharness.errors import HarnessError
-from embharness.report import plots, v3
+from embharness.report import categories, plots
 from embharness.report.averages import averages_frame
 from embharness.report.dims import DimTable, dim_tables
 from embharness.report.document import (
@@ -23,22 +23,12 @@ from embharness.report.document import (
 )
 from embharness.report.html import render_html
 from embharness.report.markdown import render_markdown
-from embharness.report.published import (
-    MTEB_RESULTS,
-    PAPER,
-    V3_REVISION,
-    Published,
-    load_published,
-)
-from embharness.report.results_table import (
-    comparison_frame,
-    experiment_label,
-    run_marks,
-    scores_frame,
-)
+from embharness.report.published import MTEB_RESULTS, Published, load_published
+from embharness.report.results_table import comparison_frame, scores_frame
 from embharness.report.settings import settings_table
 from embharness.report.subsets import subset_tables, subsets_frame
-from embharness.results.runs import Run, load_runs
+from embharness.results.frame import runs_frame, task_frame
+from embharness.results.runs import Run, RunKind, load_runs
 from embharness.results.scoring import DEFAULT_TOLERANCE, check_tolerance
 
 COMPARISON_COLUMNS = ["model", "revision", "experiment", "dim", "task", "ours", "published"]
@@ -75,12 +65,7 @@ def _references(published: Published) -> Section:
     return Section(
         "References",
         paragraphs=[
-            f"`{PAPER}`: jina-code-embeddings paper (arXiv 2508.21290v1), Table 2, for "
-            + ", ".join(published.paper_models)
-            + ".",
-            f"`{MTEB_RESULTS}`: the public MTEB results repository "
-            f"(embeddings-benchmark/results, jina-embeddings-v3 @ {V3_REVISION[:12]}), averaged "
-            "over exactly the split × subset cells of our result.",
+            *(f"`{source}`: {text}" for source, text in published.references.items()),
             f"Published figures read from `{published.directory}` (see its SOURCES.md).",
         ],
     )
@@ -99,36 +84,40 @@ def _comparison_section(comparison: pd.DataFrame, tolerance: float) -> Section:
     )
 
 
-def _v3_sections(runs: list[Run], published: Published, tolerance: float) -> list[Section]:
-    if not v3.v3_runs(runs):
-        return []
-    cells = display(v3.cells_frame(runs, published, tolerance), tolerance)
-    categories = display(v3.categories_frame(runs, published, tolerance), tolerance)
-    return [
-        Section(
-            "jina-embeddings-v3 vs the MTEB results repository",
-            paragraphs=["Per task × split × subset (main score, points)."],
-            tables=[Table(cells)],
-        ),
-        Section(
-            "jina-embeddings-v3 category averages",
-            level=3,
-            paragraphs=[
-                "Our average is computed only where every task of the category is present "
-                "(MTEB(eng, v1) cells as the results repository marks them); otherwise it is "
-                "shown as partial and not compared."
-            ],
-            tables=[Table(categories)],
-        ),
-    ]
+def _cell_sections(cells: pd.DataFrame, published: Published, tol: float) -> list[Section]:
+    sections = []
+    for model in categories.cell_models(cells, published):
+        name = model.split("/")[-1]
+        source = published.cell_figures(model).iloc[0]["source"]
+        versus = "the MTEB results repository" if source == MTEB_RESULTS else source
+        rows = display(categories.cells_frame(cells, published, tol, model), tol)
+        averages = display(categories.categories_frame(cells, published, tol, model), tol)
+        sections.append(
+            Section(
+                f"{name} vs {versus}",
+                paragraphs=["Per task × split × subset (main score, points)."],
+                tables=[Table(rows)],
+            )
+        )
+        sections.append(
+            Section(
+                f"{name} category averages",
+                level=3,
+                paragraphs=[
+                    "Our average is computed only where every task of the category is present "
+                    "(MTEB(eng, v1) cells as the results repository marks them); otherwise it "
+                    "is shown as partial and not compared."
+                ],
+                tables=[Table(averages)],
+            )
+        )
+    return sections
 
 
 def _harness_prompts_section(runs: list[Run]) -> list[Section]:
     """Cells of tasks outside the authors' prompt table, with the harness's choice and why."""
     rows = [
-        (r.model, experiment_label(r), r.task, choice)
-        for r in runs
-        for choice in r.harness_chosen_prompts()
+        (r.model, r.label, r.task, choice) for r in runs for choice in r.harness_chosen_prompts()
     ]
     if not rows:
         return []
@@ -137,31 +126,28 @@ def _harness_prompts_section(runs: list[Run]) -> list[Section]:
         Section(
             "Harness-chosen prompts",
             paragraphs=[
-                "These tasks are outside the authors' prompt table (jina-code-embeddings: the "
-                "paper's Table 4b); the harness chose the prompt, for the reason given."
+                "These tasks are outside the authors' prompt table (the model's published task "
+                "table); the harness chose the prompt, for the reason given."
             ],
             tables=[Table(frame)],
         )
     ]
 
 
-def _others_section(runs: list[Run]) -> list[Section]:
-    others = [r for r in runs if r.kind == "other"]
-    if not others:
+def _others_section(cells: pd.DataFrame) -> list[Section]:
+    tasks = task_frame(cells[cells["kind"] == RunKind.OTHER])
+    if tasks.empty:
         return []
-    rows = [
-        (
-            r.model,
-            r.revision[:12],
-            r.experiment,
-            r.task,
-            f"{100 * r.score():.2f}",
-            "; ".join(run_marks(r)),
-        )
-        for r in others
-    ]
-    columns = ["model", "revision", "experiment", "task", "ours", "note"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(
+        {
+            "model": tasks["model"],
+            "revision": tasks["revision"].str[:12],
+            "experiment": tasks["experiment"],
+            "task": tasks["task"],
+            "ours": tasks["score"].map(lambda v: f"{v:.2f}"),
+            "note": tasks["marks"],
+        }
+    )
     return [Section("Other experiments", paragraphs=["Not compared."], tables=[Table(frame)])]
 
 
@@ -193,12 +179,13 @@ def build_report(
         raise HarnessError(f"no results found in {results_dir}", "run an evaluation first")
     published = published or load_published()
     out_dir = Path(out_dir)
-    comparison = comparison_frame(runs, published, tolerance)
-    tables = dim_tables(runs, published)
-    subsets = subset_tables(runs)
+    cells = runs_frame(runs)
+    comparison = comparison_frame(cells, published, tolerance)
+    tables = dim_tables(cells, published)
+    subsets = subset_tables(cells)
     made = _plots(runs, tables, comparison, published, out_dir / "plots")
     settings = settings_table(runs)
-    averages = display(averages_frame(runs, published, tolerance), tolerance)
+    averages = display(averages_frame(cells, published, tolerance), tolerance)
     sections = [
         Section("Run settings", tables=[Table(settings)]),
         _references(published),
@@ -207,8 +194,8 @@ def build_report(
         dim_section(tables),
         subset_section(subsets),
         *_harness_prompts_section(runs),
-        *_v3_sections(runs, published, tolerance),
-        *_others_section(runs),
+        *_cell_sections(cells, published, tolerance),
+        *_others_section(cells),
         Section("Plots", plots=made),
     ]
     document = Document(
@@ -223,6 +210,6 @@ def build_report(
     )
     atomic_write_text(files.markdown, render_markdown(document, out_dir))
     atomic_write_text(files.html, render_html(document))
-    atomic_write_text(files.csv, scores_frame(runs, published, tolerance).to_csv(index=False))
+    atomic_write_text(files.csv, scores_frame(cells, published, tolerance).to_csv(index=False))
     atomic_write_text(files.subsets_csv, subsets_frame(subsets).to_csv(index=False))
     return files

@@ -1,4 +1,4 @@
-"""Task × Matryoshka-dimension tables, one per model, revision and sample cap."""
+"""Task × Matryoshka-dimension tables, one per model, revision, sample cap and dtype."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ import pandas as pd
 
 from embharness.report.averages import Average, paper_averages
 from embharness.report.published import Published
-from embharness.results.runs import Run
-from embharness.results.scoring import fmt_points, points
+from embharness.results.frame import as_frame, task_frame
+from embharness.results.runs import Run, RunKind
+from embharness.results.scoring import fmt_points
 
-
-def is_complete(run: Run) -> bool:
-    """False when mteb knows the task and the result lacks some of its splits or subsets."""
-    return not run.missing_evaluations()
+KEYS = ["model", "revision", "max_samples", "precision"]
 
 
 @dataclass(frozen=True)
@@ -54,31 +52,39 @@ class DimTable:
         return f"{text} (incomplete)" if (task, dim) in self.incomplete else text
 
 
-TableKey = tuple[str, str, int | None, str | None]
-
-
-def _table(key: TableKey, runs: list[Run], published: Published) -> DimTable:
-    cells = {(run.task, run.dim): points(run.score()) for run in runs if run.dim}
-    frame = pd.Series(cells, dtype=float).unstack() if cells else pd.DataFrame()
-    frame = frame.reindex(columns=sorted(frame.columns)).sort_index()
-    incomplete = frozenset((r.task, r.dim) for r in runs if r.dim and not is_complete(r))
+def _table(key: tuple, tasks: pd.DataFrame, published: Published) -> DimTable:
+    tasks = tasks.drop_duplicates(["task", "dim"], keep="last").astype({"dim": int})
+    frame = tasks.pivot(index="task", columns="dim", values="score").sort_index()
+    frame = frame.rename_axis(index=None, columns=None)
+    incomplete = frozenset(
+        zip(
+            tasks.loc[~tasks["complete"], "task"], tasks.loc[~tasks["complete"], "dim"], strict=True
+        )
+    )
     averages = {
         dim: paper_averages(
-            {t: v for t, v in frame[dim].dropna().items() if (t, dim) not in incomplete},
-            published,
+            {t: v for t, v in frame[dim].dropna().items() if (t, dim) not in incomplete}, published
         )
         for dim in frame.columns
     }
-    return DimTable(key[0], key[1], key[2], frame, incomplete, averages, key[3])
+    cap = None if pd.isna(key[2]) else int(key[2])
+    precision = key[3] if isinstance(key[3], str) else None
+    return DimTable(key[0], key[1], cap, frame, incomplete, averages, precision)
 
 
-def dim_tables(runs: Iterable[Run], published: Published) -> list[DimTable]:
+def dim_tables(runs: Iterable[Run] | pd.DataFrame, published: Published) -> list[DimTable]:
     """One table per (model, revision, sample cap, dtype) over its full-dim and Matryoshka runs."""
-    groups: dict[TableKey, list[Run]] = {}
-    for run in runs:
-        if run.kind in ("full", "dim"):
-            key = (run.model, run.revision, run.max_samples, run.precision_note)
-            groups.setdefault(key, []).append(run)
-    ordered = sorted(groups, key=lambda k: (k[0], k[1], k[2] or 0, k[3] or ""))
-    tables = [_table(key, groups[key], published) for key in ordered]
-    return [table for table in tables if len(table.scores.columns)]  # dims unknown: no table
+    cells = as_frame(runs)
+    tasks = task_frame(cells[cells["kind"].isin([RunKind.FULL, RunKind.DIM])])
+    tasks = tasks[tasks["dim"].notna()]  # dims unknown: no table
+    groups = dict(list(tasks.groupby(KEYS, sort=False, dropna=False)))
+    ordered = sorted(
+        groups,
+        key=lambda k: (
+            k[0],
+            k[1],
+            k[2] if pd.notna(k[2]) else 0,
+            k[3] if isinstance(k[3], str) else "",
+        ),
+    )
+    return [_table(key, groups[key], published) for key in ordered]

@@ -14,7 +14,7 @@ from matplotlib.ticker import NullLocator, ScalarFormatter
 
 from embharness.atomic import atomic_write
 from embharness.report.dims import DimTable
-from embharness.report.published import V3_MODEL, Published
+from embharness.report.published import Published
 
 MATRYOSHKA_SOURCE = "paper Table 7"
 
@@ -120,11 +120,11 @@ def _type_means(table: DimTable, types: dict[str, str]) -> dict[str, tuple[int, 
 def dims_average(
     tables: list[DimTable], types: dict[str, str], published: Published, folder: Path
 ) -> list[Plot]:
-    """Model-level averages vs dimension; v3's published Matryoshka averages overlaid."""
+    """Model-level averages vs dimension; the model's published Matryoshka averages overlaid."""
     plots = []
     for table in tables:
         dims = list(table.scores.columns)
-        matryoshka = published.v3_matryoshka() if table.model == V3_MODEL else pd.DataFrame()
+        matryoshka = published.matryoshka(table.model)
         dims += list(matryoshka.get("dim", []))
         if not dims:
             continue

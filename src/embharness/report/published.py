@@ -1,7 +1,19 @@
-"""Published reference figures: locate them, load and validate their files.
+"""Published reference figures: locate them, load and validate them.
 
 They ship inside the package (``embharness/data/published/``, package data), so an installed,
-non-editable package finds them too; ``$EMBHARNESS_PUBLISHED`` points at another folder.
+non-editable package finds them too; ``$EMBHARNESS_PUBLISHED`` points at another folder. The
+report reads three files there (the source files beside them are the record of what was copied;
+``scripts/build_published_long.py`` derives the long table from them):
+
+- ``published.csv``, one figure a row: ``model`` (``org/name``, or a bare name that matches any
+  org, case-insensitively), ``revision`` (empty: any), ``task`` (an mteb task, a benchmark mteb
+  lacks with note ``not in mteb``, a category ``<benchmark>: <category>``, a paper average
+  named in ``categories.yaml``, or another figure whose name holds ``:``), ``split`` and
+  ``subset`` (empty for a task-level figure), ``value`` (points), ``source``, ``note``;
+- ``categories.yaml``: the averages the report computes (see that file);
+- ``references.yaml``: what each ``source`` is, for the report's References section.
+
+Adding a model's figures is a data change: rows in ``published.csv``.
 """
 
 from __future__ import annotations
@@ -12,26 +24,23 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
 from embharness.errors import HarnessError
 from embharness.tasks.mteb_facts import known_task_names
 
 PUBLISHED_ENV = "EMBHARNESS_PUBLISHED"
-TABLE2_FILE = "jina_code_embeddings_table2.csv"
-V3_SUMMARY_FILE = "jina_embeddings_v3_summary.csv"
-V3_RESULTS_FILE = "jina_embeddings_v3_mteb_results.csv"
-
+LONG_FILE = "published.csv"
+CATEGORIES_FILE = "categories.yaml"
+REFERENCES_FILE = "references.yaml"
+LONG_COLUMNS = ["model", "revision", "task", "split", "subset", "value", "source", "note"]
+KEY_COLUMNS = ["model", "revision", "task", "split", "subset", "source"]
 PAPER = "paper"
 MTEB_RESULTS = "mteb-results"
-OVERALL_AVG = "Overall AVG"
-CODE_AVG = "MTEB Code AVG"
-V3_MODEL = "jinaai/jina-embeddings-v3"
-V3_REVISION = "215a6e121fa0183376388ac6b1ae230326bfeaed"
-
-_TABLE2_FIXED = ["benchmark", "paper_label", "mteb_task", "task_type", "in_mteb_code_v1"]
-_V3_RESULTS_COLUMNS = ["task", "split", "hf_subset", "value", "in_mteb_eng_v1"]
+NOT_IN_MTEB = "not in mteb"
 _MATRYOSHKA = re.compile(r"^Matryoshka dim=(\d+): (retrieval|STS) avg$")
 # Rows and averages are both printed to 2 decimals, so a recomputed average may differ from the
 # printed one by up to 0.005 (row rounding) + 0.005 (average rounding).
@@ -48,15 +57,15 @@ def published_dir() -> Path:
     env = os.environ.get(PUBLISHED_ENV)
     if env:
         path = Path(env).expanduser().resolve()
-        if not (path / TABLE2_FILE).is_file():
+        if not (path / LONG_FILE).is_file():
             raise HarnessError(
-                f"${PUBLISHED_ENV}={env} has no {TABLE2_FILE}",
+                f"${PUBLISHED_ENV}={env} has no {LONG_FILE}",
                 f"point ${PUBLISHED_ENV} at a folder laid out like embharness/data/published "
                 "or unset it",
             )
         return path
     path = packaged_dir()
-    if not (path / TABLE2_FILE).is_file():
+    if not (path / LONG_FILE).is_file():
         raise HarnessError(
             f"the installed package lacks its published figures ({path})",
             "reinstall embharness (its package data holds them) or set $EMBHARNESS_PUBLISHED",
@@ -64,7 +73,8 @@ def published_dir() -> Path:
     return path
 
 
-def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+def read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+    """A CSV of strings (empty cells as ``""``) that must have the ``required`` columns."""
     if not path.is_file():
         raise HarnessError(f"published file {path} is missing", "restore it from git")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -74,7 +84,8 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _check_no_duplicates(frame: pd.DataFrame, keys: list[str], name: str) -> None:
+def check_no_duplicates(frame: pd.DataFrame, keys: list[str], name: str) -> None:
+    """Raise when two rows of ``frame`` share ``keys``."""
     duplicated = frame[frame.duplicated(keys, keep=False)]
     if not duplicated.empty:
         first = ", ".join(duplicated.iloc[0][keys].astype(str))
@@ -84,7 +95,8 @@ def _check_no_duplicates(frame: pd.DataFrame, keys: list[str], name: str) -> Non
         )
 
 
-def _check_task_names(names: pd.Series, name: str) -> None:
+def check_task_names(names: pd.Series, name: str) -> None:
+    """Raise when a non-empty name is not an mteb task."""
     unknown = sorted(set(names[names != ""]) - known_task_names())
     if unknown:
         raise HarnessError(
@@ -93,7 +105,8 @@ def _check_task_names(names: pd.Series, name: str) -> None:
         )
 
 
-def _to_float(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+def to_float(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    """``frame`` with ``columns`` as floats (raises on a non-numeric cell)."""
     frame = frame.copy()
     for column in columns:
         try:
@@ -105,127 +118,111 @@ def _to_float(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFram
 
 @dataclass(frozen=True)
 class Published:
-    """The validated published figures; every score in points (percent)."""
+    """The validated published figures (every value in points) and the category definitions."""
 
     directory: Path
-    table2: pd.DataFrame
-    table2_averages: pd.DataFrame
-    v3_summary: pd.DataFrame
-    v3_results: pd.DataFrame
+    figures: pd.DataFrame  # LONG_COLUMNS
+    averages: dict[str, list[str]]  # paper-style average -> its tasks
+    list_missing: list[str]  # averages whose tasks a model lacks are listed as missing
+    benchmarks: dict[str, dict[str, Any]]  # benchmark -> how its categories are computed
+    references: dict[str, str]  # source -> description
 
-    @property
-    def paper_models(self) -> list[str]:
-        """Model columns of Table 2."""
-        return [c for c in self.table2.columns if c not in _TABLE2_FIXED]
+    def for_model(self, model: str, revision: str | None = None) -> pd.DataFrame:
+        """The rows for ``model`` (a bare published name matches any org, any case)."""
+        names = self.figures["model"]
+        bare = ~names.str.contains("/") & names.str.lower().eq(model.split("/")[-1].lower())
+        rows = self.figures[names.eq(model) | bare]
+        if revision is not None:
+            rows = rows[rows["revision"].isin(["", revision])]
+        return rows
 
-    def paper_column(self, model_name: str) -> str | None:
-        """Table 2's column for ``model_name`` (matched on the part after ``org/``)."""
-        base = model_name.split("/")[-1].lower()
-        return next((c for c in self.paper_models if c.lower() == base), None)
+    def task_figures(self, model: str) -> pd.DataFrame:
+        """Task-level figures (no split/subset) of ``model``."""
+        rows = self.for_model(model)
+        return rows[rows["split"] == ""]
 
-    def paper_score(self, model_name: str, task: str) -> float | None:
-        """Table 2's figure for an mteb task, or None."""
-        column = self.paper_column(model_name)
-        rows = self.table2[self.table2["mteb_task"] == task]
-        if column is None or rows.empty:
-            return None
-        return float(rows.iloc[0][column])
+    def cell_figures(self, model: str) -> pd.DataFrame:
+        """Per split × subset figures of ``model``."""
+        rows = self.for_model(model)
+        return rows[rows["split"] != ""]
 
-    def paper_average(self, model_name: str, average: str) -> float | None:
-        """Table 2's printed ``Overall AVG`` or ``MTEB Code AVG`` for a model, or None."""
-        column = self.paper_column(model_name)
-        return None if column is None else float(self.table2_averages.loc[average, column])
+    def value(self, model: str, task: str, source: str | None = None) -> float | None:
+        """The first task-level figure of ``model`` named ``task`` (from ``source``), or None."""
+        rows = self.task_figures(model)
+        rows = rows[(rows["task"] == task) & (rows["source"] == source if source else True)]
+        return None if rows.empty else float(rows.iloc[0]["value"])
 
-    def overall_cells(self) -> list[tuple[str, str | None]]:
-        """The 25 benchmarks of ``Overall AVG``: (paper benchmark, mteb task or None)."""
-        return [(r.benchmark, r.mteb_task or None) for r in self.table2.itertuples()]
-
-    def code_tasks(self) -> list[str]:
-        """The 12 mteb tasks of ``MTEB Code AVG`` (= mteb's ``MTEB(Code, v1)``)."""
-        return list(self.table2.loc[self.table2["in_mteb_code_v1"], "mteb_task"])
-
-    def v3_matryoshka(self) -> pd.DataFrame:
-        """v3's Matryoshka table: columns ``dim``, ``kind`` (retrieval/STS), ``value``."""
+    def matryoshka(self, model: str) -> pd.DataFrame:
+        """Published Matryoshka averages of ``model``: columns ``dim``, ``kind``, ``value``."""
         rows = []
-        for figure, value in zip(self.v3_summary["figure"], self.v3_summary["value"], strict=True):
-            match = _MATRYOSHKA.match(figure)
+        for row in self.task_figures(model).itertuples():
+            match = _MATRYOSHKA.match(str(row.task))
             if match:
-                rows.append({"dim": int(match[1]), "kind": match[2], "value": float(value)})
+                rows.append({"dim": int(match[1]), "kind": match[2], "value": float(row.value)})
         return pd.DataFrame(rows, columns=["dim", "kind", "value"])
 
-    def v3_figures(self, prefix: str) -> pd.DataFrame:
-        """Summary rows whose figure starts with ``prefix`` (figure, value, source)."""
-        rows = self.v3_summary[self.v3_summary["figure"].str.startswith(prefix)]
-        return rows[["figure", "value", "source"]].reset_index(drop=True)
+    @property
+    def table2(self) -> pd.DataFrame:
+        """Deprecated (tests/test_install.py): the tasks of the first paper-style average."""
+        return pd.DataFrame({"task": next(iter(self.averages.values()), [])})
+
+    @property
+    def v3_results(self) -> pd.DataFrame:
+        """Deprecated (tests/test_install.py): every per split × subset figure."""
+        return self.figures[self.figures["split"] != ""]
 
 
-def _load_table2(directory: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    raw = _read_csv(directory / TABLE2_FILE, _TABLE2_FIXED)
-    _check_no_duplicates(raw, ["benchmark"], TABLE2_FILE)
-    averages = raw[raw["benchmark"].isin([OVERALL_AVG, CODE_AVG])].set_index("benchmark")
-    rows = raw[~raw["benchmark"].isin([OVERALL_AVG, CODE_AVG])].reset_index(drop=True)
-    tasks = rows["mteb_task"]
-    _check_no_duplicates(rows[tasks != ""], ["mteb_task"], TABLE2_FILE)
-    _check_task_names(tasks, TABLE2_FILE)
-    models = [c for c in raw.columns if c not in _TABLE2_FIXED]
-    rows = _to_float(rows, models, TABLE2_FILE)
-    rows["in_mteb_code_v1"] = rows["in_mteb_code_v1"].eq("yes")
-    averages = _to_float(averages, models, TABLE2_FILE)
-    _check_averages(rows, averages, models)
-    return rows, averages[models]
+def _check_names(figures: pd.DataFrame, averages: dict[str, list[str]]) -> None:
+    tasks = figures["task"]
+    named = (
+        ~tasks.str.contains(":") & ~tasks.isin(list(averages)) & (figures["note"] != NOT_IN_MTEB)
+    )
+    check_task_names(tasks[named], LONG_FILE)
 
 
-def _check_averages(rows: pd.DataFrame, averages: pd.DataFrame, models: list[str]) -> None:
-    if set(averages.index) != {OVERALL_AVG, CODE_AVG}:
-        raise HarnessError(f"{TABLE2_FILE} lacks the {OVERALL_AVG}/{CODE_AVG} rows")
-    subsets = {OVERALL_AVG: rows, CODE_AVG: rows[rows["in_mteb_code_v1"]]}
-    for name, subset in subsets.items():
-        for model in models:
-            recomputed, printed = subset[model].mean(), averages.loc[name, model]
-            if abs(recomputed - printed) > _AVERAGE_SLACK:
+def _check_averages(published: Published) -> None:
+    figures = published.figures
+    for name, tasks in published.averages.items():
+        for (model, source), printed in figures[figures["task"] == name].groupby(
+            ["model", "source"]
+        )["value"]:
+            rows = figures[(figures["model"] == model) & (figures["source"] == source)]
+            values = rows[rows["task"].isin(tasks) & (rows["split"] == "")]["value"]
+            gap = abs(values.mean() - printed.iloc[0]) if len(values) == len(tasks) else None
+            if gap is None or gap > _AVERAGE_SLACK:
                 raise HarnessError(
-                    f"{TABLE2_FILE}: {name} of {model} is {printed} but its rows average "
-                    f"{recomputed:.3f}",
+                    f"{LONG_FILE}: {name} of {model} is {printed.iloc[0]} but its rows average "
+                    f"{values.mean():.3f} over {len(values)}/{len(tasks)} tasks",
                     "fix the rows or the printed average",
                 )
 
 
-def _load_v3_results(directory: Path) -> pd.DataFrame:
-    raw = _read_csv(directory / V3_RESULTS_FILE, _V3_RESULTS_COLUMNS)
-    _check_no_duplicates(raw, ["task", "split", "hf_subset"], V3_RESULTS_FILE)
-    _check_task_names(raw["task"], V3_RESULTS_FILE)
-    frame = _to_float(raw, ["value"], V3_RESULTS_FILE)
-    if not frame["value"].between(-1, 1).all():  # p-MRR (instruction retrieval) can be < 0
-        raise HarnessError(f"{V3_RESULTS_FILE} holds values outside ±1", "restore it from git")
-    return pd.DataFrame(
-        {
-            "task": frame["task"],
-            "split": frame["split"],
-            "subset": frame["hf_subset"],
-            "score": frame["value"] * 100,
-            "in_mteb_eng_v1": frame["in_mteb_eng_v1"].eq("yes"),
-        }
-    )
-
-
-def _load_v3_summary(directory: Path) -> pd.DataFrame:
-    raw = _read_csv(directory / V3_SUMMARY_FILE, ["figure", "metric", "value", "source"])
-    _check_no_duplicates(raw, ["figure", "source"], V3_SUMMARY_FILE)
-    lemb = raw.loc[raw["figure"].str.startswith("LEMB"), "figure"]
-    _check_task_names(lemb, V3_SUMMARY_FILE)
-    return raw
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise HarnessError(f"published file {path} is missing", "restore it from git")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path.name} is not a mapping", "restore it from git")
+    return data
 
 
 @functools.cache
 def _load_cached(directory: Path) -> Published:
-    table2, averages = _load_table2(directory)
-    return Published(
+    figures = to_float(read_csv(directory / LONG_FILE, LONG_COLUMNS), ["value"], LONG_FILE)
+    check_no_duplicates(figures, KEY_COLUMNS, LONG_FILE)
+    categories = _read_yaml(directory / CATEGORIES_FILE)
+    averages = {str(k): [str(t) for t in v] for k, v in categories["averages"].items()}
+    _check_names(figures, averages)
+    published = Published(
         directory=directory,
-        table2=table2,
-        table2_averages=averages,
-        v3_summary=_load_v3_summary(directory),
-        v3_results=_load_v3_results(directory),
+        figures=figures[LONG_COLUMNS],
+        averages=averages,
+        list_missing=list(categories.get("list_missing") or []),
+        benchmarks=dict(categories.get("benchmarks") or {}),
+        references={str(k): str(v) for k, v in _read_yaml(directory / REFERENCES_FILE).items()},
     )
+    _check_averages(published)
+    return published
 
 
 def load_published(directory: Path | None = None) -> Published:

@@ -11,16 +11,17 @@ run lacks; a cell a run has no score for is shown as ``—``, never 0. Capped qu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from embharness.report.results_table import experiment_label
-from embharness.results.runs import Run
-from embharness.results.scoring import fmt_points, points
+from embharness.results.frame import as_frame
+from embharness.results.runs import Run, RunKind
+from embharness.results.scoring import fmt_points
 
 CSV_COLUMNS = ["model", "revision", "experiment", "dim", "task", "split", "subset", "main_score"]
 COUNT_ROW = "subsets scored"
+KEYS = ["model", "revision", "max_samples", "task"]
 Cell = tuple[str, str]  # (split, hf_subset)
 
 
@@ -32,8 +33,13 @@ class SubsetTable:
     revision: str
     max_samples: int | None
     task: str
-    runs: tuple[Run, ...]  # one per column, ordered by dimension
-    cells: tuple[Cell, ...]  # the rows, sorted
+    frame: pd.DataFrame = field(repr=False)  # the long-frame rows of its runs
+    columns: tuple[tuple[str, int | None], ...]  # (experiment, dim), ordered by dimension
+
+    @property
+    def cells(self) -> list[Cell]:
+        """The rows: every (split, subset) a run has or mteb says it lacks, sorted."""
+        return sorted(set(zip(self.frame["split"], self.frame["subset"], strict=True)))
 
     @property
     def subsets(self) -> list[str]:
@@ -56,20 +62,20 @@ class SubsetTable:
 
     def labels(self) -> list[str]:
         """Column labels: ``dim N``, with the experiment added where two runs share a dim."""
-        plain = [f"dim {run.dim}" if run.dim else experiment_label(run) for run in self.runs]
+        plain = [f"dim {dim}" if dim else label for label, dim in self.columns]
         return [
-            f"{label} ({experiment_label(run)})" if plain.count(label) > 1 else label
-            for label, run in zip(plain, self.runs, strict=True)
+            f"{text} ({label})" if plain.count(text) > 1 else text
+            for text, (label, _) in zip(plain, self.columns, strict=True)
         ]
 
     def scores(self) -> pd.DataFrame:
         """Points per cell (NaN where a run lacks the cell): index (split, subset)."""
+        names = dict(zip([label for label, _ in self.columns], self.labels(), strict=True))
+        wide = self.frame.assign(column=self.frame["experiment"].map(names)).pivot(
+            index=["split", "subset"], columns="column", values="score"
+        )
         index = pd.MultiIndex.from_tuples(self.cells, names=["split", "subset"])
-        columns = {}
-        for label, run in zip(self.labels(), self.runs, strict=True):
-            have = {(split, subset): points(score) for split, subset, score in run.cells()}
-            columns[label] = [have.get(cell) for cell in self.cells]
-        return pd.DataFrame(columns, index=index, dtype=float)
+        return wide.reindex(index=index, columns=self.labels()).rename_axis(columns=None)
 
     def display(self) -> pd.DataFrame:
         """Strings for rendering, ``—`` for a missing cell, and a row counting scored subsets."""
@@ -84,36 +90,32 @@ class SubsetTable:
         """One CSV row per run and cell; ``main_score`` in points, empty where missing."""
         scores = self.scores().round(10)  # points without float noise (9.9989, not 9.99889…)
         rows = []
-        for label, run in zip(self.labels(), self.runs, strict=True):
-            head = (self.model, self.revision, experiment_label(run), run.dim, self.task)
-            rows += [(*head, *cell, scores.loc[cell, label]) for cell in self.cells]
+        for text, (label, dim) in zip(self.labels(), self.columns, strict=True):
+            head = (self.model, self.revision, label, dim, self.task)
+            rows += [(*head, *cell, scores.loc[cell, text]) for cell in self.cells]
         return pd.DataFrame(rows, columns=CSV_COLUMNS)
 
 
-def _cells(runs: list[Run]) -> list[Cell]:
-    """Every (split, subset) any run has or mteb says it lacks."""
-    cells = {(split, subset) for run in runs for split, subset, _ in run.cells()}
-    for run in runs:
-        for split, subsets in (run.missing_evaluations() or {}).items():
-            cells.update((split, subset) for subset in subsets)
-    return sorted(cells)
+def _table(key: tuple, frame: pd.DataFrame) -> SubsetTable | None:
+    if len(frame.loc[frame["score"].notna(), ["split", "subset"]].drop_duplicates()) < 2:
+        return None
+    runs = frame[["experiment", "dim"]].drop_duplicates()
+    dims = [None if pd.isna(d) else int(d) for d in runs["dim"]]
+    columns = sorted(
+        zip(runs["experiment"], dims, strict=True), key=lambda c: (c[1] is None, c[1] or 0, c[0])
+    )
+    cap = None if pd.isna(key[2]) else int(key[2])
+    return SubsetTable(key[0], key[1], cap, key[3], frame, tuple(columns))
 
 
-def subset_tables(runs: Iterable[Run]) -> list[SubsetTable]:
+def subset_tables(runs: Iterable[Run] | pd.DataFrame) -> list[SubsetTable]:
     """Tables for every model variant and task with more than one (split, subset) cell."""
-    groups: dict[tuple[str, str, int | None, str], list[Run]] = {}
-    for run in runs:
-        if run.kind in ("full", "dim"):
-            key = (run.model, run.revision, run.max_samples, run.task)
-            groups.setdefault(key, []).append(run)
-    tables = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2] or 0, k[3])):
-        members = groups[key]
-        if len({(split, subset) for run in members for split, subset, _ in run.cells()}) < 2:
-            continue
-        members.sort(key=lambda r: (r.dim is None, r.dim or 0, experiment_label(r)))
-        tables.append(SubsetTable(*key, tuple(members), tuple(_cells(members))))
-    return tables
+    cells = as_frame(runs)
+    cells = cells[cells["kind"].isin([RunKind.FULL, RunKind.DIM])]
+    groups = dict(list(cells.groupby(KEYS, sort=False, dropna=False)))
+    ordered = sorted(groups, key=lambda k: (k[0], k[1], 0 if pd.isna(k[2]) else k[2], k[3]))
+    tables = [_table(key, groups[key]) for key in ordered]
+    return [table for table in tables if table is not None]
 
 
 def subsets_frame(tables: Iterable[SubsetTable]) -> pd.DataFrame:

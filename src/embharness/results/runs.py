@@ -6,10 +6,17 @@ Layout of a results folder ``R`` (any name; the rule lives in ``results.store``)
 - ``R/<org__model>/<revision>/experiments/<name>/<Task>.json`` + ``model_meta.json``: runs with
   ``experiment_kwargs`` such as ``{"embed_dim": 256}`` or ``{"max_samples": 20}`` (capped);
 - ``<folder of Task.json>/_embharness/<Task>.json``: the harness's run record (optional).
+
+``Run.kind`` (a ``RunKind``) says how a run may be compared: ``FULL`` (the default run, or an
+experiment that only caps samples or changes the dtype: compared with published figures unless
+capped), ``DIM`` (a Matryoshka truncation, ``embed_dim``: shown per dimension) or ``OTHER`` (any
+other experiment: shown, never compared). ``Run.label`` is the experiment's name in every table:
+the experiment folder name, ``DEFAULT_EXPERIMENT`` for the default run.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import statistics
 from dataclasses import dataclass, field
@@ -24,6 +31,7 @@ from embharness.results.store import ResultsStore, run_record_path
 from embharness.tasks.mteb_facts import task_or_none, task_type
 
 EXPERIMENTS_FOLDER = "experiments"
+DEFAULT_EXPERIMENT = "default"
 # Experiment kwargs that keep a run comparable with published figures: Matryoshka dims, sample
 # caps (shown, never compared) and a dtype other than the published one (marked).
 DIM_KWARGS = frozenset({"embed_dim", "max_samples", "dtype"})
@@ -46,6 +54,14 @@ def record_value(record: dict[str, Any] | None, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+class RunKind(enum.Enum):
+    """How a run compares with published figures (see the module docstring)."""
+
+    FULL = "full"
+    DIM = "dim"
+    OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -75,13 +91,18 @@ class Run:
         return self.max_samples is not None
 
     @property
-    def kind(self) -> str:
-        """``full`` (full dimension), ``dim`` (Matryoshka truncation) or ``other``."""
+    def kind(self) -> RunKind:
+        """``FULL`` (full dimension), ``DIM`` (Matryoshka truncation) or ``OTHER``."""
         if self.experiment is None:
-            return "full"
+            return RunKind.FULL
         if not self.kwargs or not set(self.kwargs) <= DIM_KWARGS:
-            return "other"
-        return "dim" if "embed_dim" in self.kwargs else "full"
+            return RunKind.OTHER
+        return RunKind.DIM if "embed_dim" in self.kwargs else RunKind.FULL
+
+    @property
+    def label(self) -> str:
+        """The experiment folder name, ``DEFAULT_EXPERIMENT`` for the default run."""
+        return self.experiment or DEFAULT_EXPERIMENT
 
     @property
     def precision_note(self) -> str | None:
@@ -104,6 +125,11 @@ class Run:
             if isinstance(plan, dict) and plan.get("harness_chosen")
         ]
 
+    def marks(self) -> list[str]:
+        """What a reader must know about how the run was made: dtype and harness-chosen prompts."""
+        marks = [self.precision_note] if self.precision_note else []
+        return marks + [f"harness-chosen prompt, {c}" for c in self.harness_chosen_prompts()]
+
     @property
     def task_type(self) -> str:
         """mteb's task type, else the run record's, else ``unknown``."""
@@ -120,6 +146,11 @@ class Run:
     def score(self) -> float:
         """Plain mean of the main score over all splits and subsets (0–1)."""
         return statistics.fmean(cell[2] for cell in self.cells())
+
+    @property
+    def complete(self) -> bool:
+        """False when mteb knows the task and the result lacks some of its splits or subsets."""
+        return not self.missing_evaluations()
 
     def missing_evaluations(self) -> dict[str, list[str]] | None:
         """mteb's missing splits/subsets of this result; None when mteb lacks the task."""

@@ -8,6 +8,7 @@ of by floating-point noise.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from embharness.errors import HarnessError
 
@@ -45,3 +46,26 @@ def fmt_points(value: float | None) -> str:
 def fmt_delta(value: float | None) -> str:
     """A signed delta in points, ``—`` when there is none."""
     return "—" if value is None or math.isnan(value) else f"{value:+.2f}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Ours vs a reference value: the delta (points), whether it is within tolerance, a note."""
+
+    delta: float | None
+    within_tolerance: bool | None
+    note: str
+
+
+def compare(
+    ours: float | None, reference: float | None, tolerance: float, reason: str | None = None
+) -> Comparison:
+    """Compare ``ours`` with ``reference`` (points) unless ``reason`` says why not.
+
+    A missing value on either side, or a ``reason`` (capped, partial…), gives no delta and the
+    reason as the note.
+    """
+    if reason or ours is None or reference is None:
+        return Comparison(None, None, reason or "")
+    delta = delta_points(ours, reference)
+    return Comparison(delta, within_tolerance(delta, tolerance), "")
