@@ -107,3 +107,13 @@ def test_jina_code_meta_carries_the_paper_facts(spec: ModelSpec, base: str) -> N
     assert meta.is_zero_shot_on(sorted(code_v1)) is False
     assert (meta.name, meta.embed_dim, meta.loader) == (spec.name, spec.embed_dim, None)
     assert spec.to_model_meta(256).experiment_kwargs == {"embed_dim": 256}
+
+
+def test_written_model_meta_json_lists_training_datasets_sorted(tmp_path: Path) -> None:
+    """mteb keeps training_datasets as a set; written sorted, a rerun writes the same bytes."""
+    store = ResultsStore(tmp_path / "results")
+    result = task_result("CosQA", {"test": {"default": 0.5}})
+    path = store.write(result, JINA_V3.to_model_meta(), {"model": {"name": JINA_V3.name}})
+    written = json.loads((path.parent / "model_meta.json").read_text())["training_datasets"]
+    assert written == sorted(mteb.get_model_meta(JINA_V3.name).training_datasets or [])
+    assert len(written) > 5

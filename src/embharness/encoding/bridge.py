@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mteb import TaskMetadata
     from mteb.models import ModelMeta
 
-    from embharness.encoding.cache import EmbeddingCache
+    from embharness.encoding.cache import EmbeddingCache, Namespace
 
 CACHE_FORMAT = 2  # 2: the whitespace rule joined the key
 FLUSH_ROWS = 2048
@@ -158,7 +158,11 @@ class HarnessEncoder(AbsEncoder):
         return rows[[position_of[t] for t in texts]]
 
     def _encode_missing(
-        self, texts: list[str], plan: EncodingPlan, namespace: Any, digests: list[bytes]
+        self,
+        texts: list[str],
+        plan: EncodingPlan,
+        namespace: Namespace | None,
+        digests: list[bytes],
     ) -> np.ndarray:
         pending: list[tuple[np.ndarray, np.ndarray]] = []
 

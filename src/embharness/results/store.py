@@ -106,6 +106,12 @@ class ResultsStore:
         path = folder / f"{result.task_name}.json"
         with folder_lock(self.root):
             atomic_write_json(run_record_path(path), record)
-            atomic_write_json(folder / "model_meta.json", meta.to_dict())
+            atomic_write_json(folder / "model_meta.json", _stable(meta.to_dict()))
             atomic_write_file(path, result.to_disk)
         return path
+
+
+def _stable(meta: dict[str, Any]) -> dict[str, Any]:
+    """``model_meta.json`` with its set-valued field sorted, so reruns write the same bytes."""
+    datasets = meta.get("training_datasets")
+    return {**meta, "training_datasets": sorted(datasets)} if isinstance(datasets, list) else meta

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from embharness.run.sweep import TaskEntry
 from embharness.tasks.registry import apply_sample_cap, get_task
+
+if TYPE_CHECKING:
+    from mteb.abstasks import AbsTask
 
 
 def _listed(values: tuple[str, ...] | None) -> list[str] | None:
@@ -16,9 +19,9 @@ class TaskLoader:
     """Builds tasks lazily: metadata first, data only when a cell must run."""
 
     def __init__(self) -> None:
-        self._tasks: dict[tuple[TaskEntry, int | None], Any] = {}
+        self._tasks: dict[tuple[TaskEntry, int | None], AbsTask] = {}
 
-    def _task(self, entry: TaskEntry, cap: int | None) -> Any:
+    def _task(self, entry: TaskEntry, cap: int | None) -> AbsTask:
         key = (entry, cap)
         if key not in self._tasks:
             self._tasks[key] = get_task(
@@ -33,7 +36,7 @@ class TaskLoader:
         """The splits a cell of this task must cover."""
         return list(entry.splits or self._task(entry, None).metadata.eval_splits)
 
-    def get(self, entry: TaskEntry, cap: int | None) -> Any:
+    def get(self, entry: TaskEntry, cap: int | None) -> AbsTask:
         """The task with its data loaded and, for quick runs, capped."""
         task = self._task(entry, cap)
         if not task.data_loaded:
@@ -44,7 +47,7 @@ class TaskLoader:
         return task
 
 
-def _ensure_dataset(task: Any) -> None:
+def _ensure_dataset(task: AbsTask) -> None:
     dataset = task.metadata.dataset or {}
     path = str(dataset.get("path", ""))
     if path and ":" not in path:
