@@ -14,7 +14,7 @@ from embharness.report.published import load_published, published_dir
 published = load_published()
 print(embharness.__file__)
 print(published_dir())
-print(len(published.table2), len(published.v3_results))
+print(len(published.averages), len(published.figures))
 """
 
 
@@ -44,4 +44,5 @@ def test_non_editable_install_loads_published_figures(tmp_path: Path) -> None:
     assert probe.returncode == 0, probe.stderr[-2000:]
     module, folder, counts = probe.stdout.strip().splitlines()[-3:]
     assert Path(module).is_relative_to(site) and Path(folder).is_relative_to(site)
-    assert counts.split()[0] == "25" and int(counts.split()[1]) > 1000
+    averages, figures = map(int, counts.split())
+    assert averages >= 2 and figures > 7000  # Overall AVG and MTEB Code AVG; every figure row

@@ -161,16 +161,6 @@ class Published:
                 rows.append({"dim": int(match[1]), "kind": match[2], "value": float(row.value)})
         return pd.DataFrame(rows, columns=["dim", "kind", "value"])
 
-    @property
-    def table2(self) -> pd.DataFrame:
-        """Deprecated (tests/test_install.py): the tasks of the first paper-style average."""
-        return pd.DataFrame({"task": next(iter(self.averages.values()), [])})
-
-    @property
-    def v3_results(self) -> pd.DataFrame:
-        """Deprecated (tests/test_install.py): every per split × subset figure."""
-        return self.figures[self.figures["split"] != ""]
-
 
 def _check_names(figures: pd.DataFrame, averages: dict[str, list[str]]) -> None:
     tasks = figures["task"]

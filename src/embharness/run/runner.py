@@ -18,7 +18,7 @@ import click
 from tqdm.auto import tqdm
 
 from embharness.atomic import clean_stale_temp_files
-from embharness.encoding.bridge import LazyBackend, build_encoder
+from embharness.encoding.bridge import HarnessEncoder, LazyBackend, build_encoder
 from embharness.encoding.cache import EmbeddingCache
 from embharness.errors import HarnessError
 from embharness.hub import ensure_available
@@ -33,6 +33,7 @@ from embharness.run.task_loading import TaskLoader
 from embharness.specs.spec import SIDES, PromptTable
 
 if TYPE_CHECKING:
+    from mteb.abstasks import AbsTask
     from mteb.models import ModelMeta
     from mteb.results import TaskResult
 
@@ -219,20 +220,7 @@ class SweepRunner:
             )
         wall = time.perf_counter() - start
         task_result = result.task_results[0]
-        facts = CellFacts(
-            spec=model.spec,
-            info=backend.info,
-            task=task_obj,
-            splits=list(task.splits or task_obj.metadata.eval_splits),
-            max_samples=cap,
-            dim=dim,
-            stats=encoder.stats,
-            batch_size=model.entry.settings.batch_size,
-            max_length=encoder.max_length,
-            loaded_dtype=backend.loaded_dtype(),
-            wall_s=wall,
-            main_score=_main_score(task_result),
-        )
+        facts = _cell_facts(model, task, task_obj, encoder, wall, _main_score(task_result), cap)
         record = build_record(facts)
         self.store.write(task_result, meta, record)
         self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
@@ -250,6 +238,32 @@ class SweepRunner:
 
 def _to_stderr(line: str) -> None:
     click.echo(line, err=True)
+
+
+def _cell_facts(
+    model: PreparedModel,
+    task: TaskEntry,
+    task_obj: AbsTask,
+    encoder: HarnessEncoder,
+    wall_s: float,
+    main_score: float,
+    cap: int | None,
+) -> CellFacts:
+    """What the run record of a finished cell is built from."""
+    return CellFacts(
+        spec=model.spec,
+        info=encoder.backend.info,
+        task=task_obj,
+        splits=list(task.splits or task_obj.metadata.eval_splits),
+        max_samples=cap,
+        dim=encoder.dim,
+        stats=encoder.stats,
+        batch_size=model.entry.settings.batch_size,
+        max_length=encoder.max_length,
+        loaded_dtype=encoder.backend.loaded_dtype(),
+        wall_s=wall_s,
+        main_score=main_score,
+    )
 
 
 def _cell_line(done: int, total: int, model: str, task: str, dim: int, record: RunRecord) -> str:
