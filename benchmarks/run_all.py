@@ -1,4 +1,5 @@
-"""Run every benchmark (``make bench``): engine throughput, then the sweep engine.
+"""Run every benchmark (``make bench``): engine throughput, token-budget batches (about 3
+minutes on 2 cores), then the sweep engine.
 
 The sweep benchmark runs on 800 stdlib queries here (about 6 minutes on 2 cores); run
 ``benchmarks/bench_sweep.py`` without ``--max-samples`` for the whole task (about 30 minutes).
@@ -13,6 +14,10 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 if __name__ == "__main__":
-    for script, *args in (("bench_engine.py",), ("bench_sweep.py", "--max-samples", "800")):
+    for script, *args in (
+        ("bench_engine.py",),
+        ("bench_token_budget.py",),
+        ("bench_sweep.py", "--max-samples", "800"),
+    ):
         print(f"== {script} {' '.join(args)}", flush=True)
         subprocess.run([sys.executable, str(HERE / script), *args], check=True)

@@ -1,5 +1,5 @@
 """The shared encoding engine on the packaged MiniLM: order, OOM back-off, sentence-transformers
-equality."""
+equality; pooling in float32 for half-precision states."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from embharness.errors import HarnessError
 from embharness.models.backend import Backend, Tokenized
 from embharness.models.engine import EncodingEngine
 from embharness.models.loading import LoadSettings, load_backend
+from embharness.models.pooling import POOLINGS, mean_pool
 from embharness.models.st_backend import STBackend
 from embharness.specs.registry import get_spec
 
@@ -109,3 +110,34 @@ def test_st_backend_equals_sentence_transformers(minilm: Backend, minilm_path: P
     assert got.shape == want.shape == (len(TEXTS), 384)
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert encoded.stats.truncated == 1  # the 400-word text, cut at 256 tokens like ST does
+
+
+def test_fp16_mean_pool_sums_in_float32() -> None:
+    """Large fp16 states mean-pool without inf, equal to the float32 computation."""
+    torch.manual_seed(0)
+    hidden = (torch.rand(3, 16, 8) * 1000 + 59000).to(torch.float16)  # near fp16's max 65504
+    mask = torch.ones(3, 16, dtype=torch.long)
+    mask[1, 10:] = 0
+    assert torch.isinf((hidden * mask.unsqueeze(-1).half()).sum(dim=1)).any()  # the old way
+    pooled = mean_pool(hidden, mask)
+    assert pooled.dtype == torch.float32 and torch.isfinite(pooled).all()
+    states, weights = hidden.float(), mask.unsqueeze(-1).float()
+    want = (states * weights).sum(dim=1) / weights.sum(dim=1)
+    torch.testing.assert_close(pooled, want, rtol=1e-6, atol=0)
+    for pool in POOLINGS.values():
+        assert pool(hidden, mask).dtype == torch.float32
+
+
+def test_tiny_qwen_float16_matches_float32(tiny_qwen_dir: Path) -> None:
+    """End to end on CPU: the tiny Qwen2 in float16 gives the float32 vectors (cosine ≥ 0.999)."""
+    spec = get_spec("jinaai/jina-code-embeddings-0.5b", local_path=str(tiny_qwen_dir))
+    engine = EncodingEngine(batch_size=4, show_progress=False)
+    backends = {
+        dtype: load_backend(spec, LoadSettings(device="cpu", dtype=dtype))
+        for dtype in ("float16", "float32")
+    }
+    assert backends["float16"].dtype == torch.float16
+    half, full = (engine.encode(backends[d], TEXTS).vectors for d in ("float16", "float32"))
+    assert half.dtype == np.float32 and np.isfinite(half).all()
+    cosine = (half * full).sum(1) / (np.linalg.norm(half, axis=1) * np.linalg.norm(full, axis=1))
+    assert cosine.min() >= 0.999, cosine

@@ -44,6 +44,23 @@ def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
     settings = stored["settings"]
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
     assert settings["oom_retries"] == 0
+    assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (None, None)
+
+
+def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path) -> None:
+    """Schema 3: the configured ``max_batch_tokens`` and the budget the cell ended on."""
+    sweep = parse_sweep(
+        {
+            "settings": {"batch_size": 5, "max_batch_tokens": 600},
+            "models": [{"name": MINILM, "dims": [384]}],
+            "tasks": [{"name": TASK, "max_samples": 8}],
+        }
+    )
+    [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
+    settings = outcome.record["settings"]
+    assert SCHEMA_VERSION == 3 and outcome.record["schema_version"] == 3
+    assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (600, 600)
+    assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
 
 
 def test_version_1_record_loads_as_the_current_version() -> None:
@@ -55,6 +72,19 @@ def test_version_1_record_loads_as_the_current_version() -> None:
     assert upgraded["settings"]["effective_batch_size"] is None  # absent then: None, not a guess
     assert upgraded["model"]["code_revision"] is None
     assert upgraded["timing"] is None and set(upgraded) == _keys(RunRecord)
+    assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
+    assert upgraded["settings"]["max_batch_tokens"] is None
+
+
+def test_version_2_record_loads_as_the_current_version() -> None:
+    """A version-2 record (no token budget yet) reads as version 3 with the new fields None."""
+    settings = {"batch_size": 8, "effective_batch_size": 4, "oom_retries": 1, "dtype": "float16"}
+    upgraded = upgrade_record(run_record(schema_version=2, settings=settings))
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 3
+    assert upgraded["settings"]["effective_batch_size"] == 4  # kept
+    assert upgraded["settings"]["max_batch_tokens"] is None
+    assert upgraded["settings"]["effective_max_batch_tokens"] is None
+    assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
 
 
 def test_old_records_on_disk_read_through_the_report_loader(tmp_path: Path) -> None:

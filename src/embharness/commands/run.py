@@ -77,6 +77,12 @@ def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
     "--code-revision",
     help="Commit of remote modeling code kept in another repository (jina-embeddings-v3).",
 )
+@click.option(
+    "--max-batch-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cap each batch's padded tokens (longest text × rows); batch_size stays the row cap.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(
     "--verbose", is_flag=True, help="Also show mteb's own progress bars, warnings and log lines."
@@ -96,6 +102,7 @@ def run(
     merge_adapter: bool,
     from_path: str | None,
     code_revision: str | None,
+    max_batch_tokens: int | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -115,7 +122,9 @@ def run(
         group,
         _split_csv(languages),
     )
-    sweep = with_overrides(sweep, from_path, adapter, merge_adapter, code_revision)
+    sweep = with_overrides(
+        sweep, from_path, adapter, merge_adapter, code_revision, max_batch_tokens
+    )
     options = RunOptions(
         results_dir,
         None if no_cache else (cache_dir or embedding_cache_dir()),

@@ -38,7 +38,8 @@ def project(vectors: np.ndarray, dim: int) -> np.ndarray:
 @dataclass
 class EncodeStats:
     """Counters for one cell: cache hits and misses, encode time, truncations, plans used,
-    out-of-memory retries and the smallest effective batch size (None: nothing encoded)."""
+    out-of-memory retries, the smallest effective batch size (None: nothing encoded) and the
+    smallest effective token budget (None: nothing encoded or count-based batches)."""
 
     hits: int = 0
     misses: int = 0
@@ -46,6 +47,7 @@ class EncodeStats:
     truncated: int = 0
     oom_retries: int = 0
     effective_batch_size: int | None = None
+    effective_max_batch_tokens: int | None = None
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, engine: EngineStats) -> None:
@@ -54,6 +56,8 @@ class EncodeStats:
         self.oom_retries += engine.oom_retries
         sizes = [s for s in (self.effective_batch_size, engine.final_batch_size) if s]
         self.effective_batch_size = min(sizes) if sizes else None
+        budgets = [b for b in (self.effective_max_batch_tokens, engine.final_max_batch_tokens) if b]
+        self.effective_max_batch_tokens = min(budgets) if budgets else None
 
 
 class LazyBackend:
@@ -206,9 +210,13 @@ def build_encoder(
     cache: EmbeddingCache | None = None,
     max_length: int | None = None,
     show_progress: bool = False,
+    max_batch_tokens: int | None = None,
 ) -> HarnessEncoder:
-    """The one way to assemble an encoder: runner, ``encode`` command and tests use it."""
-    engine = EncodingEngine(batch_size, show_progress)
+    """The one way to assemble an encoder: runner, ``encode`` command and tests use it.
+
+    ``max_batch_tokens`` caps each batch's padded tokens (None: ``batch_size`` rows per batch).
+    """
+    engine = EncodingEngine(batch_size, show_progress, max_batch_tokens)
     return HarnessEncoder(
         spec, backend, meta or spec.to_model_meta(dim), dim, engine, cache, max_length
     )

@@ -1,14 +1,20 @@
 """The one encoding engine shared by all backends.
 
-Sorts texts by token length, pads each batch dynamically, runs under ``torch.inference_mode``
-(with autocast on GPU), halves the batch on CUDA out-of-memory, and restores input order.
+Sorts texts by token length (longest first) and cuts the sorted order into dynamically padded
+batches: at most ``batch_size`` rows and, when ``max_batch_tokens`` is set, at most that many
+padded tokens (the batch's longest text × its rows; a text longer than the budget is a batch of
+its own). Runs under ``torch.inference_mode`` (with autocast on GPU) and restores input order.
+
+On CUDA out of memory it leaves the ``except`` block first, so the failed batch's tensors are
+freed, empties the CUDA cache, halves the effective row cap (and token budget) and retries; the
+smaller budget is kept for the rest of the engine's life (one cell).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +31,8 @@ OOM_ERRORS: tuple[type[BaseException], ...] = (torch.cuda.OutOfMemoryError,)
 
 
 def _autocast(backend: Backend) -> contextlib.AbstractContextManager:
+    # Kept as it was: whether autocast over half-precision weights helps or hurts (speed and
+    # scores) waits for a GPU measurement; none can be made on the CPU machines here.
     if backend.device.type == "cuda" and backend.dtype in (torch.float16, torch.bfloat16):
         return torch.autocast("cuda", dtype=backend.dtype)
     return contextlib.nullcontext()
@@ -35,14 +43,29 @@ def _pad(backend: Backend, features: list[dict[str, list[int]]]) -> dict[str, to
     return {key: value.to(backend.device) for key, value in batch.items()}
 
 
+def batch_rows(sorted_lengths: Sequence[int], start: int, rows: int, tokens: int | None) -> int:
+    """Rows of the batch that starts at ``start`` of the longest-first ``sorted_lengths``.
+
+    At most ``rows`` and, with a token budget, at most ``tokens`` padded tokens: the first
+    text is the batch's longest, so it sets the padded length. Always at least one row.
+    """
+    left = len(sorted_lengths) - start
+    if tokens is None:
+        return min(rows, left)
+    longest = max(1, sorted_lengths[start])
+    return max(1, min(rows, left, tokens // longest))
+
+
 @dataclass
 class EngineStats:
-    """What one ``encode`` call did: texts cut at max length, out-of-memory retries and the
-    batch size it ended on (the configured one unless an out-of-memory error lowered it)."""
+    """What one ``encode`` call did: texts cut at max length, out-of-memory retries, and the
+    effective row cap and token budget it ended on (the configured ones unless an
+    out-of-memory error lowered them; ``final_max_batch_tokens`` None: count-based batches)."""
 
     truncated: int = 0
     oom_retries: int = 0
     final_batch_size: int = 0
+    final_max_batch_tokens: int | None = None
 
 
 @dataclass
@@ -56,12 +79,24 @@ class Encoded:
 class EncodingEngine:
     """Encodes texts through a backend in length-sorted, dynamically padded batches.
 
-    ``batch_size`` is the configured setting and never changes; an out-of-memory error lowers
-    the effective batch size of the call it happens in (reported in ``EngineStats``).
+    ``batch_size`` (the row cap) and ``max_batch_tokens`` (the padded-token budget, None:
+    count-based batches) are the configured settings and never change. An out-of-memory error
+    lowers the *effective* ones (``effective_batch_size``, ``effective_max_batch_tokens``),
+    which then hold for every later call of this engine (reported in ``EngineStats``).
     """
 
-    def __init__(self, batch_size: int = 32, show_progress: bool = True) -> None:
+    def __init__(
+        self, batch_size: int = 32, show_progress: bool = True, max_batch_tokens: int | None = None
+    ) -> None:
+        if batch_size < 1 or (max_batch_tokens is not None and max_batch_tokens < 1):
+            raise HarnessError(
+                f"batch_size {batch_size} / max_batch_tokens {max_batch_tokens} must be positive",
+                "set positive integers (max_batch_tokens: null for count-based batches)",
+            )
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.effective_batch_size = batch_size
+        self.effective_max_batch_tokens = max_batch_tokens
         self.show_progress = show_progress
         self.progress: tqdm | None = None  # one shared bar (a cell's); else one per call
 
@@ -81,28 +116,38 @@ class EncodingEngine:
             vectors = backend.forward(_pad(backend, features), adapter)
         return vectors.float().cpu()
 
-    def _forward_with_backoff(
-        self, backend: Backend, features: list, adapter: str | None, stats: EngineStats
-    ) -> torch.Tensor:
+    def _try_forward(
+        self, backend: Backend, features: list, adapter: str | None
+    ) -> torch.Tensor | None:
+        """The batch's vectors, or None on out of memory.
+
+        No exception object is kept: once this returns, the traceback (and with it every
+        tensor of the failed batch its frames held) is gone.
+        """
         try:
             return self._forward(backend, features, adapter)
-        except OOM_ERRORS as exc:
-            if len(features) == 1:
-                raise HarnessError(
-                    "CUDA out of memory on a single text",
-                    "lower --max-length or use a GPU with more memory",
-                ) from exc
-            torch.cuda.empty_cache()
-            stats.oom_retries += 1
-            stats.final_batch_size = max(1, len(features) // 2)
-            log.warning("CUDA out of memory: batch size halved to %d", stats.final_batch_size)
-            half = len(features) // 2
-            return torch.cat(
-                [
-                    self._forward_with_backoff(backend, features[:half], adapter, stats),
-                    self._forward_with_backoff(backend, features[half:], adapter, stats),
-                ]
+        except OOM_ERRORS:
+            return None
+
+    def _shrink(self, rows: int, padded_tokens: int, stats: EngineStats) -> None:
+        """Halve the effective row cap and token budget below the batch that ran out."""
+        if rows == 1:
+            raise HarnessError(
+                "CUDA out of memory on a single text",
+                "lower --max-length or use a GPU with more memory",
             )
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        stats.oom_retries += 1
+        self.effective_batch_size = max(1, min(self.effective_batch_size, rows) // 2)
+        if self.effective_max_batch_tokens is not None:
+            budget = min(self.effective_max_batch_tokens, padded_tokens)
+            self.effective_max_batch_tokens = max(1, budget // 2)
+        log.warning(
+            "CUDA out of memory: batch size halved to %d (token budget %s)",
+            self.effective_batch_size,
+            self.effective_max_batch_tokens,
+        )
 
     def encode(
         self,
@@ -118,18 +163,33 @@ class EncodingEngine:
         ``sink(indices, vectors)`` is called after each batch, so callers can persist progress.
         """
         tokenized: Tokenized = backend.tokenize(texts, max_length or backend.info.max_length)
-        stats = EngineStats(truncated=tokenized.truncated, final_batch_size=self.batch_size)
-        order = np.argsort(-np.asarray(tokenized.lengths()), kind="stable")
+        stats = EngineStats(truncated=tokenized.truncated)
+        lengths = np.asarray(tokenized.lengths(), dtype=np.int64)
+        order = np.argsort(-lengths, kind="stable")
+        sorted_lengths = lengths[order].tolist()
         out = np.empty((len(texts), backend.info.embed_dim), dtype=np.float32)
         with self._bar(len(texts), description) as bar:
             start = 0
             while start < len(order):
-                indices = order[start : start + stats.final_batch_size]
-                features = [tokenized.features[i] for i in indices]
-                vectors = self._forward_with_backoff(backend, features, adapter, stats).numpy()
+                rows = batch_rows(
+                    sorted_lengths,
+                    start,
+                    self.effective_batch_size,
+                    self.effective_max_batch_tokens,
+                )
+                indices = order[start : start + rows]
+                result = self._try_forward(
+                    backend, [tokenized.features[i] for i in indices], adapter
+                )
+                if result is None:
+                    self._shrink(rows, rows * sorted_lengths[start], stats)
+                    continue
+                vectors = result.numpy()
                 out[indices] = vectors
                 if sink is not None:
                     sink(indices, vectors)
-                start += len(indices)
-                bar.update(len(indices))
+                start += rows
+                bar.update(rows)
+        stats.final_batch_size = self.effective_batch_size
+        stats.final_max_batch_tokens = self.effective_max_batch_tokens
         return Encoded(out, stats)

@@ -79,6 +79,7 @@ class CellFacts:
     dim: int
     stats: EncodeStats
     batch_size: int
+    max_batch_tokens: int | None
     max_length: int
     loaded_dtype: str | None
     wall_s: float
@@ -120,6 +121,8 @@ def _settings_section(facts: CellFacts) -> SettingsSection:
     return {
         "batch_size": facts.batch_size,
         "effective_batch_size": facts.stats.effective_batch_size,
+        "max_batch_tokens": facts.max_batch_tokens,
+        "effective_max_batch_tokens": facts.stats.effective_max_batch_tokens,
         "oom_retries": facts.stats.oom_retries,
         "dtype": facts.loaded_dtype or facts.info.dtype,
         "dtype_read_from": DTYPE_FROM_PARAMETERS if loaded else DTYPE_FROM_KEY,

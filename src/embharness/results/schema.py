@@ -8,6 +8,9 @@ Versions:
   beside the configured ``settings.batch_size``; ``settings.dtype_read_from``,
   ``settings.published_dtype`` and ``settings.strip_whitespace``; ``model.code_repo``,
   ``model.code_revision`` and ``model.flash_attn``.
+- 3: adds ``settings.max_batch_tokens`` (the configured padded-token budget per batch, None:
+  count-based batches) and ``settings.effective_max_batch_tokens`` (the budget the cell ended
+  on after out-of-memory back-off; None: count-based, or nothing encoded).
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class GitState(TypedDict):
@@ -56,10 +59,13 @@ class TaskSection(TypedDict):
 
 
 class SettingsSection(TypedDict):
-    """Configured settings, and what actually ran (effective batch size, loaded dtype)."""
+    """Configured settings, and what actually ran (effective batch size and token budget,
+    loaded dtype)."""
 
     batch_size: int
     effective_batch_size: int | None
+    max_batch_tokens: int | None
+    effective_max_batch_tokens: int | None
     oom_retries: int | None
     dtype: str
     dtype_read_from: str | None

@@ -74,8 +74,10 @@ def with_overrides(
     adapter: str | None,
     merge_adapter: bool,
     code_revision: str | None = None,
+    max_batch_tokens: int | None = None,
 ) -> Sweep:
-    """Apply --from (one model only), --adapter, --merge-adapter and --code-revision."""
+    """Apply --from (one model only), --adapter, --merge-adapter, --code-revision and
+    --max-batch-tokens (every model's token budget)."""
     if from_path and len(sweep.models) != 1:
         raise HarnessError(
             "--from needs exactly one model in the selection",
@@ -88,7 +90,9 @@ def with_overrides(
             adapter=adapter or m.adapter,
             merge_adapter=merge_adapter or m.merge_adapter,
             code_revision=code_revision or m.code_revision,
+            settings=m.settings.merged({"max_batch_tokens": max_batch_tokens}),
         )
         for m in sweep.models
     )
-    return replace(sweep, models=models)
+    settings = sweep.settings.merged({"max_batch_tokens": max_batch_tokens})
+    return replace(sweep, models=models, settings=settings)

@@ -10,7 +10,7 @@ import yaml
 
 from embharness.errors import HarnessError
 
-SETTING_KEYS = {"batch_size", "dtype", "max_length", "max_samples", "device"}
+SETTING_KEYS = {"batch_size", "max_batch_tokens", "dtype", "max_length", "max_samples", "device"}
 MODEL_KEYS = SETTING_KEYS | {
     "name",
     "dims",
@@ -31,9 +31,14 @@ TOP_KEYS = {"name", "description", "settings", "models", "tasks", "groups"}
 
 @dataclass(frozen=True)
 class Settings:
-    """Run settings; model entries may override them."""
+    """Run settings; model entries may override them.
+
+    ``max_batch_tokens`` caps each batch's padded tokens (longest text × rows), with
+    ``batch_size`` still the row cap; None: every batch has ``batch_size`` rows.
+    """
 
     batch_size: int = 32
+    max_batch_tokens: int | None = None
     dtype: str = "auto"
     max_length: int | None = None
     max_samples: int | None = None
@@ -43,7 +48,20 @@ class Settings:
         """These settings with the non-null overrides applied."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update({k: v for k, v in overrides.items() if k in SETTING_KEYS and v is not None})
+        for key in ("batch_size", "max_batch_tokens"):
+            _check_positive(key, values[key])
         return Settings(**values)
+
+
+def _check_positive(key: str, value: Any) -> None:
+    """``value`` is None (allowed for the token budget only) or a positive integer."""
+    if value is None and key == "max_batch_tokens":
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise HarnessError(
+            f"{key} must be a positive integer, got {value!r}",
+            f"e.g. {key}: {32 if key == 'batch_size' else 16384}",
+        )
 
 
 @dataclass(frozen=True)
