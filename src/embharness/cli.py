@@ -48,3 +48,6 @@ main.add_command(gate)
 from embharness.commands.submit import submit  # noqa: E402
 
 main.add_command(submit)
+from embharness.commands.plan import plan  # noqa: E402
+
+main.add_command(plan)

@@ -94,6 +94,11 @@ def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
     }
 
 
+def cell_model_meta(model: PreparedModel, task: TaskEntry, dim: int) -> ModelMeta:
+    """The mteb ``ModelMeta`` that names a cell's result folder (dim and experiment identity)."""
+    return model.spec.to_model_meta(dim, **_identity(model, task))
+
+
 def _task_adapter_label(prompts: PromptTable, published: PromptTable, task: str) -> str | None:
     """``query=retrieval.query,document=retrieval.passage`` for a task the sweep opted in.
 
@@ -197,6 +202,7 @@ class SweepRunner:
             backend,
             dim,
             batch_size=model.entry.settings.batch_size,
+            max_batch_tokens=model.entry.settings.max_batch_tokens,
             meta=meta,
             cache=self.cache,
             max_length=_max_length(model, task),
@@ -259,6 +265,7 @@ def _cell_facts(
         dim=encoder.dim,
         stats=encoder.stats,
         batch_size=model.entry.settings.batch_size,
+        max_batch_tokens=model.entry.settings.max_batch_tokens,
         max_length=encoder.max_length,
         loaded_dtype=encoder.backend.loaded_dtype(),
         wall_s=wall_s,
