@@ -1,8 +1,9 @@
 """Run every benchmark (``make bench``): engine throughput, token-budget batches (about 3
-minutes on 2 cores), then the sweep engine.
+minutes on 2 cores), the sweep engine, then the search backends.
 
 The sweep benchmark runs on 800 stdlib queries here (about 6 minutes on 2 cores); run
 ``benchmarks/bench_sweep.py`` without ``--max-samples`` for the whole task (about 30 minutes).
+The search benchmark runs the whole stdlib task and a 100k × 5k synthetic search.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if __name__ == "__main__":
         ("bench_engine.py",),
         ("bench_token_budget.py",),
         ("bench_sweep.py", "--max-samples", "800"),
+        ("bench_search.py",),
     ):
         print(f"== {script} {' '.join(args)}", flush=True)
         subprocess.run([sys.executable, str(HERE / script), *args], check=True)

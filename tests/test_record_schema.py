@@ -45,6 +45,7 @@ def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
     assert settings["oom_retries"] == 0
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (None, None)
+    assert settings["search"] == "mteb"  # schema 4: the default backend of a Retrieval task
 
 
 def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path
     )
     [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
     settings = outcome.record["settings"]
-    assert SCHEMA_VERSION == 3 and outcome.record["schema_version"] == 3
+    assert SCHEMA_VERSION == 4 and outcome.record["schema_version"] == 4
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (600, 600)
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
 
@@ -74,17 +75,42 @@ def test_version_1_record_loads_as_the_current_version() -> None:
     assert upgraded["timing"] is None and set(upgraded) == _keys(RunRecord)
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
     assert upgraded["settings"]["max_batch_tokens"] is None
+    assert upgraded["settings"]["search"] is None
 
 
 def test_version_2_record_loads_as_the_current_version() -> None:
-    """A version-2 record (no token budget yet) reads as version 3 with the new fields None."""
+    """A version-2 record (no token budget yet) reads as version 4 with the new fields None."""
     settings = {"batch_size": 8, "effective_batch_size": 4, "oom_retries": 1, "dtype": "float16"}
     upgraded = upgrade_record(run_record(schema_version=2, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 3
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 4
     assert upgraded["settings"]["effective_batch_size"] == 4  # kept
     assert upgraded["settings"]["max_batch_tokens"] is None
     assert upgraded["settings"]["effective_max_batch_tokens"] is None
+    assert upgraded["settings"]["search"] is None
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
+
+
+def test_version_3_record_loads_as_the_current_version() -> None:
+    """A version-3 record (token budget, no search backend yet) reads as version 4."""
+    settings = {"batch_size": 8, "max_batch_tokens": 600, "effective_max_batch_tokens": 300}
+    upgraded = upgrade_record(run_record(schema_version=3, settings=settings))
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 4
+    assert upgraded["settings"]["effective_max_batch_tokens"] == 300  # kept
+    assert upgraded["settings"]["search"] is None  # unknown then: None, not a guess
+    assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
+
+
+def test_record_names_the_search_backend(tmp_path: Path) -> None:
+    """``search: faiss`` is recorded as such; the default is mteb (see test_search_backend)."""
+    sweep = parse_sweep(
+        {
+            "settings": {"batch_size": 5, "search": "faiss"},
+            "models": [{"name": MINILM, "dims": [384]}],
+            "tasks": [{"name": TASK, "max_samples": 8}],
+        }
+    )
+    [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
+    assert outcome.record["settings"]["search"] == "faiss"
 
 
 def test_old_records_on_disk_read_through_the_report_loader(tmp_path: Path) -> None:

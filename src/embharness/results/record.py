@@ -84,6 +84,7 @@ class CellFacts:
     loaded_dtype: str | None
     wall_s: float
     main_score: float
+    search: str | None = None
 
 
 def _model_section(facts: CellFacts) -> ModelSection:
@@ -131,6 +132,7 @@ def _settings_section(facts: CellFacts) -> SettingsSection:
         "device": facts.info.device,
         "max_length": facts.max_length,
         "model_loaded": loaded,
+        "search": facts.search,
     }
 
 

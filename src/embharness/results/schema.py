@@ -11,6 +11,10 @@ Versions:
 - 3: adds ``settings.max_batch_tokens`` (the configured padded-token budget per batch, None:
   count-based batches) and ``settings.effective_max_batch_tokens`` (the budget the cell ended
   on after out-of-memory back-off; None: count-based, or nothing encoded).
+- 4: adds ``settings.search``, the backend that ranked the corpus of a retrieval-type task:
+  ``faiss`` (an exact ``IndexFlatIP`` passed to mteb's ``SearchEncoderWrapper`` as its
+  ``index_backend``) or ``mteb`` (mteb's own chunked search; Reranking-type tasks always);
+  None for a task without a search, and in records older than version 4.
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class GitState(TypedDict):
@@ -74,6 +78,7 @@ class SettingsSection(TypedDict):
     device: str
     max_length: int
     model_loaded: bool
+    search: str | None
 
 
 class TimingSection(TypedDict):

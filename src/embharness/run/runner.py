@@ -28,6 +28,7 @@ from embharness.results.record import CellFacts, build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
+from embharness.run.search import search_model
 from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
 from embharness.specs.spec import SIDES, PromptTable
@@ -209,11 +210,13 @@ class SweepRunner:
             show_progress=self.options.show_progress,
         )
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
+        # Retrieval: mteb's own search, or an exact faiss index as its index_backend.
+        evaluated, search = search_model(encoder, task_obj, model.entry.settings.search)
         start = time.perf_counter()
         with self._cell_bar(encoder.label) as bar:
             encoder.engine.progress = bar
             result = mteb.evaluate(
-                encoder,
+                evaluated,
                 task_obj,
                 cache=None,
                 overwrite_strategy="always",
@@ -226,7 +229,9 @@ class SweepRunner:
             )
         wall = time.perf_counter() - start
         task_result = result.task_results[0]
-        facts = _cell_facts(model, task, task_obj, encoder, wall, _main_score(task_result), cap)
+        facts = _cell_facts(
+            model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
+        )
         record = build_record(facts)
         self.store.write(task_result, meta, record)
         self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
@@ -254,8 +259,10 @@ def _cell_facts(
     wall_s: float,
     main_score: float,
     cap: int | None,
+    search: str | None = None,
 ) -> CellFacts:
-    """What the run record of a finished cell is built from."""
+    """What the run record of a finished cell is built from (``search``: the backend that
+    ranked the corpus, None for a task without a search)."""
     return CellFacts(
         spec=model.spec,
         info=encoder.backend.info,
@@ -270,6 +277,7 @@ def _cell_facts(
         loaded_dtype=encoder.backend.loaded_dtype(),
         wall_s=wall_s,
         main_score=main_score,
+        search=search,
     )
 
 

@@ -10,7 +10,16 @@ import yaml
 
 from embharness.errors import HarnessError
 
-SETTING_KEYS = {"batch_size", "max_batch_tokens", "dtype", "max_length", "max_samples", "device"}
+SETTING_KEYS = {
+    "batch_size",
+    "max_batch_tokens",
+    "dtype",
+    "max_length",
+    "max_samples",
+    "device",
+    "search",
+}
+SEARCH_BACKENDS = ("mteb", "faiss")
 MODEL_KEYS = SETTING_KEYS | {
     "name",
     "dims",
@@ -35,6 +44,11 @@ class Settings:
 
     ``max_batch_tokens`` caps each batch's padded tokens (longest text × rows), with
     ``batch_size`` still the row cap; None: every batch has ``batch_size`` rows.
+
+    ``search`` picks how Retrieval tasks rank the corpus: ``mteb`` (default), mteb's own
+    chunked torch search, or ``faiss``, an exact ``IndexFlatIP`` given to mteb as its index
+    backend. Both rank exactly and score the same, so it names no experiment folder; faiss is
+    no faster at the sizes measured (benchmarks/bench_search.py), so mteb's path stays default.
     """
 
     batch_size: int = 32
@@ -43,6 +57,7 @@ class Settings:
     max_length: int | None = None
     max_samples: int | None = None
     device: str | None = None
+    search: str = "mteb"
 
     def merged(self, overrides: dict[str, Any]) -> Settings:
         """These settings with the non-null overrides applied."""
@@ -50,6 +65,11 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if k in SETTING_KEYS and v is not None})
         for key in ("batch_size", "max_batch_tokens"):
             _check_positive(key, values[key])
+        if values["search"] not in SEARCH_BACKENDS:
+            raise HarnessError(
+                f"search must be one of {', '.join(SEARCH_BACKENDS)}, got {values['search']!r}",
+                "e.g. search: mteb (mteb's own search) or search: faiss (exact faiss index)",
+            )
         return Settings(**values)
 
 

@@ -1,0 +1,72 @@
+"""How a retrieval cell ranks its corpus: mteb's own search, or an exact faiss index.
+
+The faiss path is mteb's extension point, ``SearchEncoderWrapper(index_backend=...)`` with
+mteb's ``FaissSearchIndex`` (``IndexFlatIP`` on L2-normalised vectors for cosine models: exact,
+no approximation). mteb's metrics score the result either way; only the ranking step differs,
+so the backend names no experiment folder (tests/test_search_backend.py: every metric equal).
+
+Ties: mteb's metrics and pytrec_eval order a query's hits by (score, doc id) descending, so
+within the returned top-k the backend cannot change a rank. It could only change which of
+several docs tied *exactly* at the k-th score is kept: mteb's path keeps the larger doc id
+of its k+1 torch.topk candidates, faiss keeps the doc earlier in corpus order. Exact float
+ties need identical vectors (duplicate texts), and they matter only to metrics at k = top_k.
+Scores themselves differ by float rounding only (max 1.8e-7 on the synthetic benchmark).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mteb.abstasks import AbsTask
+
+    from embharness.encoding.bridge import HarnessEncoder
+
+# Task types whose full-corpus search goes through the index. Reranking-type tasks rank a
+# given shortlist per query; they keep mteb's path (FaissSearchIndex's reranking builds a
+# sub-index per query from reconstructed vectors in a Python loop; not measured, not tested).
+INDEXED_TYPES = frozenset({"Retrieval"})
+
+
+def search_model(encoder: HarnessEncoder, task: AbsTask, search: str) -> tuple[Any, str | None]:
+    """What to hand ``mteb.evaluate`` for ``task``, and the search backend it will use.
+
+    The backend is None for a task without a search (not an ``AbsTaskRetrieval``), ``mteb``
+    where mteb wraps the encoder itself, ``faiss`` where the corpus goes into a faiss index.
+    """
+    from mteb.abstasks import AbsTaskRetrieval
+
+    if not isinstance(task, AbsTaskRetrieval):
+        return encoder, None
+    if search != "faiss" or task.metadata.type not in INDEXED_TYPES:
+        return encoder, "mteb"
+    return faiss_search(encoder), "faiss"
+
+
+def faiss_search(encoder: Any) -> Any:
+    """mteb's ``SearchEncoderWrapper`` over ``encoder`` with an exact ``FaissSearchIndex``."""
+    from mteb.models.search_encoder_index import FaissSearchIndex
+
+    return _indexed_search_class()(encoder, index_backend=FaissSearchIndex(encoder))
+
+
+@cache
+def _indexed_search_class() -> type:
+    """The wrapper class, built on first use so that importing this module leaves mteb be."""
+    from mteb.models import SearchEncoderWrapper
+
+    class IndexedSearch(SearchEncoderWrapper):
+        """mteb's wrapper, with the corpus ids read once as a list.
+
+        mteb 2.26.24 passes the corpus' lazy ``datasets`` column to ``_sort_full_corpus_results``,
+        which indexes it once per query × top-k hit (an Arrow slice each, ~0.2 ms): 6 s of a
+        300-query cell's 6.5. A list holds the same ids in the same order; nothing else changes.
+        """
+
+        def _sort_full_corpus_results(
+            self, *, sub_corpus_ids: Any, **kwargs: Any
+        ) -> dict[str, list[tuple[float, str]]]:
+            return super()._sort_full_corpus_results(sub_corpus_ids=list(sub_corpus_ids), **kwargs)
+
+    return IndexedSearch

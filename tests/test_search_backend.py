@@ -1,0 +1,87 @@
+"""The faiss search backend scores exactly as mteb's own search; the record says which ran."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from embharness.errors import HarnessError
+from embharness.results.store import run_record_path
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import Settings, parse_sweep
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+TASKS = {
+    "HumanEvalRetrievalOffline": 300,
+    "PythonStdlibDocstringRetrieval": 300,
+    "ManpagesCrossLingualRetrieval": 100,
+}
+
+
+def _run(root: Path, cache: Path, search: str) -> None:
+    sweep = parse_sweep(
+        {
+            "settings": {"search": search},
+            "models": [{"name": MINILM, "dims": [384, 32]}],
+            "tasks": [{"name": name, "max_samples": cap} for name, cap in TASKS.items()],
+        }
+    )
+    outcomes = SweepRunner(sweep, RunOptions(root, cache, show_progress=False)).run()
+    assert [o.status for o in outcomes] == ["ran"] * 6
+    assert {o.record["settings"]["search"] for o in outcomes} == {search}
+
+
+def _results(root: Path) -> dict[Path, Path]:
+    """Result files by their path under ``root`` (model, revision/dim folder, task)."""
+    return {
+        path.relative_to(root): path
+        for path in root.rglob("*.json")
+        if "_embharness" not in path.parts and path.name != "model_meta.json"
+    }
+
+
+def _metrics(path: Path) -> dict[tuple[str, int, str], float]:
+    scores = json.loads(path.read_text())["scores"]
+    return {
+        (split, i, key): value
+        for split, rows in scores.items()
+        for i, row in enumerate(rows)
+        for key, value in row.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
+def test_faiss_and_mteb_search_score_the_same(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _run(tmp_path / "mteb", cache, "mteb")
+    _run(tmp_path / "faiss", cache, "faiss")
+    ours, theirs = _results(tmp_path / "faiss"), _results(tmp_path / "mteb")
+    # Same folders: the backend names no experiment, results stay comparable.
+    assert sorted(ours) == sorted(theirs) and len(ours) == 6
+    for cell, path in ours.items():
+        got, want = _metrics(path), _metrics(theirs[cell])
+        assert got.keys() == want.keys(), cell
+        assert any(key[2].startswith("ndcg_at_") for key in got), cell
+        assert any(key[2].startswith("mrr_at_") for key in got), cell
+        assert any(key[2] == "main_score" for key in got), cell
+        for key, value in got.items():
+            assert value == pytest.approx(want[key], abs=1e-6, nan_ok=True), (cell, key)
+        record = json.loads(run_record_path(path).read_text())
+        assert record["settings"]["search"] == "faiss"
+
+
+def test_search_setting_defaults_to_mteb_and_is_checked() -> None:
+    assert Settings().search == "mteb"  # faiss measured no faster (benchmarks/bench_search.py)
+    assert parse_sweep({"models": [MINILM], "tasks": ["X"]}).settings.search == "mteb"
+    entry = parse_sweep(
+        {
+            "settings": {"search": "mteb"},
+            "models": [{"name": MINILM, "search": "faiss"}],
+            "tasks": ["X"],
+        }
+    ).models[0]
+    assert entry.settings.search == "faiss"  # a model entry may override it
+    with pytest.raises(HarnessError, match="search must be one of mteb, faiss"):
+        parse_sweep({"settings": {"search": "annoy"}, "models": [MINILM], "tasks": ["X"]})
