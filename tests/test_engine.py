@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from backend_probes import ObservedBackend
 from sentence_transformers import SentenceTransformer
 
 from embharness.errors import HarnessError
-from embharness.models.backend import Backend, Tokenized
+from embharness.models.backend import Backend
 from embharness.models.engine import EncodingEngine
 from embharness.models.loading import LoadSettings, load_backend
 from embharness.models.pooling import POOLINGS, mean_pool
@@ -38,7 +39,7 @@ def minilm() -> Backend:
     return load_backend(get_spec(MINILM), LoadSettings(device="cpu"))
 
 
-class OOMAboveBackend:
+class OOMAboveBackend(ObservedBackend):
     """A stand-in for a GPU that runs out of memory: raises CUDA OOM above ``limit`` rows.
 
     No GPU can be had here; this wraps the real MiniLM backend and raises
@@ -46,17 +47,9 @@ class OOMAboveBackend:
     """
 
     def __init__(self, inner: Backend, limit: int) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.limit = limit
-        self.info = inner.info
-        self.tokenizer = inner.tokenizer
-        self.device = inner.device
-        self.dtype = inner.dtype
         self.seen: list[int] = []
-
-    def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
-        """The real backend's tokenization."""
-        return self.inner.tokenize(texts, max_length)
 
     def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
         """OOM above the limit, else the real forward."""

@@ -8,8 +8,9 @@ import weakref
 import numpy as np
 import pytest
 import torch
+from backend_probes import ObservedBackend
 
-from embharness.models.backend import Backend, Tokenized
+from embharness.models.backend import Backend
 from embharness.models.engine import EncodingEngine
 from embharness.models.loading import LoadSettings, load_backend
 from embharness.specs.registry import get_spec
@@ -19,7 +20,7 @@ TEXTS = [f"text number {i} " + "about embeddings " * (i % 7) for i in range(20)]
 BIG = 50 * 2**20 // 4  # float32 elements of a 50 MB tensor
 
 
-class LeakProbeBackend:
+class LeakProbeBackend(ObservedBackend):
     """A stand-in for a GPU that runs out of memory, wrapping the real MiniLM backend.
 
     No GPU can be had here. Above ``limit`` rows it allocates a 50 MB tensor (the failed
@@ -29,19 +30,11 @@ class LeakProbeBackend:
     """
 
     def __init__(self, inner: Backend, limit: int) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.limit = limit
-        self.info = inner.info
-        self.tokenizer = inner.tokenizer
-        self.device = inner.device
-        self.dtype = inner.dtype
         self.rows: list[int] = []
         self.failed: list[weakref.ref[torch.Tensor]] = []
         self.freed_before_next: list[bool] = []
-
-    def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
-        """The real backend's tokenization."""
-        return self.inner.tokenize(texts, max_length)
 
     def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
         """OOM above the limit (after a 50 MB allocation), else the real forward."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mteb
 import pytest
+from backend_probes import ObservedBackend
 
 from embharness.run import runner as runner_module
 from embharness.run.runner import RunOptions, SweepRunner
@@ -23,21 +24,11 @@ def small_sweep(dims: list[int], max_samples: int | None = 40):
     return parse_sweep({"models": [{"name": MINILM, "dims": dims}], "tasks": [task]})
 
 
-class CountingBackend:
+class CountingBackend(ObservedBackend):
     """Wraps a real backend and counts forward calls (the model is real; only counted)."""
 
     calls = 0
     loads = 0
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.info = inner.info
-        self.tokenizer = inner.tokenizer
-        self.device = inner.device
-        self.dtype = inner.dtype
-
-    def tokenize(self, texts, max_length):
-        return self.inner.tokenize(texts, max_length)
 
     def forward(self, batch, adapter):
         CountingBackend.calls += 1

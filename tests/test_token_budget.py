@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from backend_probes import ObservedBackend
 
 from embharness.errors import HarnessError
-from embharness.models.backend import Backend, Tokenized
+from embharness.models.backend import Backend
 from embharness.models.engine import EncodingEngine, batch_rows
 from embharness.models.loading import LoadSettings, load_backend
 from embharness.run.select import with_overrides
@@ -25,20 +26,12 @@ TEXTS = [" ".join(WORDS[j % len(WORDS)] for j in range((i * 37) % 90 + 1)) for i
 TEXTS.append(" ".join(["long"] * 400))
 
 
-class ShapeRecorder:
+class ShapeRecorder(ObservedBackend):
     """Wraps a real backend and records the (rows, padded length) of every batch it runs."""
 
     def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.info = inner.info
-        self.tokenizer = inner.tokenizer
-        self.device = inner.device
-        self.dtype = inner.dtype
+        super().__init__(inner)
         self.shapes: list[tuple[int, int]] = []
-
-    def tokenize(self, texts: list[str], max_length: int) -> Tokenized:
-        """The real backend's tokenization."""
-        return self.inner.tokenize(texts, max_length)
 
     def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
         """Record the padded shape, then run the real forward."""
