@@ -159,8 +159,8 @@ class SweepRunner:
         return load_backend(model.spec, model.load)
 
     def cell_meta(self, model: PreparedModel, task: TaskEntry, dim: int) -> ModelMeta:
-        """The mteb ``ModelMeta`` that names this cell's result (dim and experiment kwargs)."""
-        return model.spec.to_model_meta(dim, **_identity(model, task))
+        """The mteb ``ModelMeta`` that names this cell's result (see ``cell_model_meta``)."""
+        return cell_model_meta(model, task, dim)
 
     def _should_skip(self, meta: ModelMeta, task: TaskEntry, splits: list[str]) -> bool:
         mode = self.options.overwrite
