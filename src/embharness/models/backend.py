@@ -34,6 +34,9 @@ class BackendInfo:
     embed_dim: int
     weights_hash: str | None = None
     peft_adapter: dict[str, str] | None = None
+    # transformers' default kernel; loaders set the one resolved and read back (models.attention)
+    attn_implementation: str = "sdpa"
+    packed: bool = False  # batches packed into one row, no padding (models.attention)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_identity(self) -> dict[str, Any]:
@@ -46,12 +49,18 @@ class BackendInfo:
             "dtype": self.dtype,
             "weights_hash": self.weights_hash,
             "peft_adapter": self.peft_adapter,
+            "attn_implementation": self.attn_implementation,
+            "packed": self.packed,
             **self.extra,
         }
 
 
 class Backend(Protocol):
-    """A loaded model: tokenizes texts and maps a padded batch to raw pooled vectors."""
+    """A loaded model: tokenizes texts and maps a padded batch to raw pooled vectors.
+
+    A backend may also offer ``collate(features) -> batch`` (CPU tensors) to build its own
+    batches (packed ones); the engine pads with the tokenizer otherwise.
+    """
 
     info: BackendInfo
     tokenizer: Any
@@ -62,6 +71,6 @@ class Backend(Protocol):
         """Tokenize without padding, truncating at ``max_length`` tokens."""
         ...
 
-    def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
-        """Pooled, un-normalised vectors (batch, embed_dim) for a padded batch."""
+    def forward(self, batch: dict[str, Any], adapter: str | None) -> torch.Tensor:
+        """Pooled, un-normalised vectors (batch, embed_dim) for one batch on the device."""
         ...

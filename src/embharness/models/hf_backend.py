@@ -8,7 +8,7 @@ import torch
 
 from embharness.errors import HarnessError
 from embharness.models.backend import BackendInfo, Tokenized
-from embharness.models.pooling import POOLINGS
+from embharness.models.pooling import POOLINGS, packed_pool
 
 
 def tokenize_with_truncation_count(tokenizer: Any, texts: list[str], max_length: int) -> Tokenized:
@@ -21,8 +21,34 @@ def tokenize_with_truncation_count(tokenizer: Any, texts: list[str], max_length:
     return Tokenized(features, truncated)
 
 
+def pack(features: list[dict[str, list[int]]]) -> dict[str, Any]:
+    """The texts of a batch back to back in one row: no padding anywhere.
+
+    ``position_ids`` restart at 0 for each text, which is how transformers' masking utilities
+    and flash-attention 2 (``flash_attn_varlen_func``) recognise packed sequences;
+    ``cu_seq_lens_q``/``_k`` and ``max_length_q``/``_k`` are given up front, so the kernel
+    needs no host sync to find them.
+    """
+    ids = [f["input_ids"] for f in features]
+    lengths = torch.tensor([len(i) for i in ids], dtype=torch.int32)
+    cu_seq_lens = torch.nn.functional.pad(lengths.cumsum(0, dtype=torch.int32), (1, 0))
+    longest = int(lengths.max())
+    return {
+        "input_ids": torch.tensor([t for i in ids for t in i]).unsqueeze(0),
+        "position_ids": torch.cat([torch.arange(n) for n in lengths.tolist()]).unsqueeze(0),
+        "cu_seq_lens_q": cu_seq_lens,
+        "cu_seq_lens_k": cu_seq_lens,
+        "max_length_q": longest,
+        "max_length_k": longest,
+    }
+
+
 class HFBackend:
-    """AutoModel + tokenizer + a pooling function from the pooling table."""
+    """AutoModel + tokenizer + a pooling function from the pooling table.
+
+    ``info.packed`` (flash-attention 2 on a decoder): batches are packed (``pack``), else
+    dynamically padded by the tokenizer.
+    """
 
     def __init__(self, model: Any, tokenizer: Any, info: BackendInfo) -> None:
         self.model = model
@@ -36,16 +62,30 @@ class HFBackend:
         """Tokenize at the backend's max length."""
         return tokenize_with_truncation_count(self.tokenizer, texts, max_length)
 
-    def _model_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def collate(self, features: list[dict[str, list[int]]]) -> dict[str, Any]:
+        """One batch as CPU tensors: packed, or padded by the tokenizer."""
+        if self.info.packed:
+            return pack(features)
+        batch: dict[str, Any] = self.tokenizer.pad(features, padding=True, return_tensors="pt")
+        return batch
+
+    def _model_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
 
-    def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
+    def _packed_forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        # no KV cache: transformers reads packed sequences only without one
+        output = self.model(**batch, use_cache=False)
+        return packed_pool(self.info.pooling, output[0], batch["cu_seq_lens_q"])
+
+    def forward(self, batch: dict[str, Any], adapter: str | None) -> torch.Tensor:
         """Pooled final hidden states; this backend has no task adapters."""
         if adapter is not None:
             raise HarnessError(
                 f"model {self.info.name} has no task adapter {adapter!r}",
                 "remove the adapter from the spec",
             )
+        if self.info.packed:
+            return self._packed_forward(batch)
         output = self.model(**self._model_inputs(batch))
         return self.pool(output[0], batch["attention_mask"])
 
@@ -63,7 +103,7 @@ class AdapterMaskBackend(HFBackend):
             )
         return int(mapping[adapter])
 
-    def forward(self, batch: dict[str, torch.Tensor], adapter: str | None) -> torch.Tensor:
+    def forward(self, batch: dict[str, Any], adapter: str | None) -> torch.Tensor:
         """Mean-pooled states with the adapter selected by ``adapter_mask`` (none: no LoRA)."""
         inputs = self._model_inputs(batch)
         if adapter is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +13,14 @@ import torch
 
 from embharness.errors import HarnessError
 from embharness.hashing import folder_digest
+from embharness.models.attention import (
+    FLASH,
+    check_attn_implementation,
+    loaded_attention,
+    packs_batches,
+    resolve_attention,
+    resolve_remote_attention,
+)
 from embharness.models.backend import Backend, BackendInfo
 from embharness.models.device import DTYPES, dtype_name, pick_device, pick_dtype
 from embharness.models.hf_backend import AdapterMaskBackend, HFBackend
@@ -29,10 +36,12 @@ OFFLINE_HINT = "or run offline: make eval SWEEP=evals/offline.yaml"
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """How to load a model: device, dtype, max length and an optional peft adapter."""
+    """How to load a model: device, dtype, attention kernel, max length and an optional peft
+    adapter."""
 
     device: str | None = None
     dtype: str = "auto"
+    attn_implementation: str = "auto"
     max_length: int | None = None
     peft_adapter: str | None = None
     merge_peft: bool = False
@@ -78,24 +87,59 @@ def _hub_error(spec: ModelSpec, exc: Exception) -> HarnessError:
     )
 
 
-def flash_attn_usable(device: torch.device) -> bool:
-    """Whether flash-attn can run: CUDA and an importable ``flash_attn`` package."""
-    return device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None
-
-
 def _remote_code(spec: ModelSpec, source: WeightsSource) -> RemoteCode | None:
     if not spec.trust_remote_code:
         return None
     return remote_code_for(spec, Path(source.location) if source.local else None)
 
 
-def _backend_extra(spec: ModelSpec, source: WeightsSource, device: torch.device) -> dict:
-    """Identity fields of remote-code models: the code's source and the attention kernel."""
+def _backend_extra(spec: ModelSpec, source: WeightsSource, attention: str) -> dict:
+    """Identity fields of remote-code models: the code's source and its flash-attn switch."""
     code = _remote_code(spec, source)
     if code is None:
         return {}
     check_remote_code(spec, code)
-    return {**code.as_dict(), "flash_attn": flash_attn_usable(device)}
+    return {**code.as_dict(), "flash_attn": attention == FLASH}
+
+
+def _config(source: WeightsSource) -> Any:
+    from transformers import AutoConfig
+
+    revision = None if source.local else source.revision
+    try:
+        return AutoConfig.from_pretrained(source.location, revision=revision)
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot read the model config at {source.location}: {str(exc).splitlines()[0]}",
+            f"check the model name, revision and hub access, {OFFLINE_HINT}",
+        ) from exc
+
+
+def _supports_flash(source: WeightsSource) -> bool:
+    """Whether the checkpoint's transformers class has a flash-attention 2 path."""
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    model_class = MODEL_MAPPING.get(type(_config(source)), None)
+    return bool(getattr(model_class, "_supports_flash_attn", False))
+
+
+def _packed(spec: ModelSpec, source: WeightsSource, attention: str) -> bool:
+    """Packed batches: flash-attention 2 on a packable decoder (not for sentence-transformers,
+    whose own modules take padded batches)."""
+    if attention != FLASH or spec.trust_remote_code or spec.loader == "sentence_transformers":
+        return False
+    return packs_batches(attention, _config(source).model_type)
+
+
+def pick_attention(spec: ModelSpec, settings: LoadSettings, device: torch.device) -> str:
+    """The attention kernel this load will use (``auto`` resolved; see ``models.attention``)."""
+    if spec.trust_remote_code:
+        return resolve_remote_attention(settings.attn_implementation, device)
+    resolved = resolve_attention(settings.attn_implementation, device)
+    if resolved == FLASH and settings.attn_implementation == "auto":
+        # auto falls back to sdpa for architectures without a flash-attention 2 path (BERT)
+        return FLASH if _supports_flash(resolve_source(spec)) else "sdpa"
+    return resolved
 
 
 def describe_backend(spec: ModelSpec, settings: LoadSettings) -> BackendInfo:
@@ -105,6 +149,7 @@ def describe_backend(spec: ModelSpec, settings: LoadSettings) -> BackendInfo:
     """
     source = resolve_source(spec)
     device = pick_device(settings.device)
+    attention = pick_attention(spec, settings, device)
     local_dim = local_embed_dim(Path(source.location)) if source.local else None
     return BackendInfo(
         name=spec.name,
@@ -117,7 +162,9 @@ def describe_backend(spec: ModelSpec, settings: LoadSettings) -> BackendInfo:
         embed_dim=min(spec.embed_dim, local_dim or spec.embed_dim),
         weights_hash=source.digest(),
         peft_adapter=adapter_identity(settings.peft_adapter) if settings.peft_adapter else None,
-        extra=_backend_extra(spec, source, device),
+        attn_implementation=attention,
+        packed=_packed(spec, source, attention),
+        extra=_backend_extra(spec, source, attention),
     )
 
 
@@ -142,7 +189,7 @@ def _load_transformers(spec: ModelSpec, settings: LoadSettings, remote: bool) ->
 
     info = describe_backend(spec, settings)
     source = resolve_source(spec)
-    extra = _remote_kwargs(info) if remote else {}
+    extra = _remote_kwargs(info) if remote else {"attn_implementation": info.attn_implementation}
     revision = None if source.local else source.revision
     try:
         tokenizer = AutoTokenizer.from_pretrained(
@@ -157,9 +204,24 @@ def _load_transformers(spec: ModelSpec, settings: LoadSettings, remote: bool) ->
     except OSError as exc:
         raise _hub_error(spec, exc) from exc
     model = _with_peft(model, settings).to(info.device).eval()
+    if getattr(model.config, "use_cache", None):
+        model.config.use_cache = False  # an embedder never generates: no KV cache to fill
     if remote:
         _check_flash_attn(info, model)
+    else:
+        _check_attention(info, model)
     return model, tokenizer, _checked_dtype(info, model)
+
+
+def _check_attention(info: BackendInfo, model: Any) -> None:
+    """The loaded model must run the kernel keyed on (transformers may substitute another)."""
+    used = loaded_attention(model, info.attn_implementation)
+    if used != info.attn_implementation:
+        raise HarnessError(
+            f"{info.name} loaded with attention {used!r}, but the run is keyed on "
+            f"{info.attn_implementation!r}",
+            f"set `attn_implementation: {check_attn_implementation(used)}` in the sweep file",
+        )
 
 
 def _check_flash_attn(info: BackendInfo, model: Any) -> None:
@@ -201,21 +263,22 @@ def load_sentence_transformer(spec: ModelSpec, settings: LoadSettings) -> Backen
     from sentence_transformers import SentenceTransformer
 
     source = resolve_source(spec)
-    device = pick_device(settings.device)
-    dtype = pick_dtype(settings.dtype, device, spec.dtype)
+    info = describe_backend(spec, settings)
+    dtype = DTYPES[info.dtype]
     try:
         model = SentenceTransformer(
             source.location,
             revision=None if source.local else source.revision,
-            device=str(device),
-            model_kwargs={"dtype": dtype},
+            device=info.device,
+            model_kwargs={"dtype": dtype, "attn_implementation": info.attn_implementation},
         )
     except OSError as exc:
         raise _hub_error(spec, exc) from exc
     model[0].auto_model = _with_peft(model[0].auto_model, settings)
     max_length = settings.max_length or spec.default_max_length
     model.max_seq_length = max_length
-    info = _checked_dtype(describe_backend(spec, settings), model)
+    _check_attention(info, model[0].auto_model)
+    info = _checked_dtype(info, model)
     dim = model.get_sentence_embedding_dimension() or info.embed_dim
     return STBackend(model.eval(), _checked_dim(info, dim))
 

@@ -12,11 +12,13 @@ import torch
 
 
 def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The final non-pad token's state (the model card's recipe for left or right padding)."""
-    left_padded = bool(attention_mask[:, -1].all())
-    if left_padded:
-        return hidden[:, -1].float()
-    last = attention_mask.sum(dim=1) - 1
+    """The final non-pad token's state, for left or right padding (the model card's recipe).
+
+    The last 1 of each mask row, found on the device: no host sync, so the next batch can be
+    prepared while this one runs.
+    """
+    length = attention_mask.shape[1]
+    last = length - 1 - attention_mask.flip(1).argmax(dim=1)
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
 
 
@@ -38,3 +40,24 @@ POOLINGS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mean": mean_pool,
     "cls": cls_pool,
 }
+
+
+def packed_segments(cu_seq_lens: torch.Tensor) -> torch.Tensor:
+    """Each packed token's text index (0 … n-1) from the cumulative lengths ``[0, l0, l0+l1…]``."""
+    lengths = cu_seq_lens.diff().long()
+    return torch.repeat_interleave(torch.arange(len(lengths), device=lengths.device), lengths)
+
+
+def packed_pool(pooling: str, hidden: torch.Tensor, cu_seq_lens: torch.Tensor) -> torch.Tensor:
+    """``pooling`` over a packed row ``hidden`` (1, total, dim) holding n texts back to back."""
+    states = hidden[0].float()
+    starts, ends = cu_seq_lens[:-1].long(), cu_seq_lens[1:].long()
+    if pooling == "last_token":
+        return states[ends - 1]
+    if pooling == "cls":
+        return states[starts]
+    segments = packed_segments(cu_seq_lens)
+    sums = torch.zeros(len(starts), states.shape[1], device=states.device).index_add_(
+        0, segments, states
+    )
+    return sums / (ends - starts).clamp(min=1).unsqueeze(1).to(sums.dtype)

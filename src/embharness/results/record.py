@@ -102,6 +102,8 @@ def _model_section(facts: CellFacts) -> ModelSection:
         "code_repo": info.extra.get("code_repo"),
         "code_revision": info.extra.get("code_revision"),
         "flash_attn": info.extra.get("flash_attn"),
+        "attn_implementation": info.attn_implementation,
+        "packed": info.packed,
     }
 
 

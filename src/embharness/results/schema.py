@@ -15,6 +15,10 @@ Versions:
   ``faiss`` (an exact ``IndexFlatIP`` passed to mteb's ``SearchEncoderWrapper`` as its
   ``index_backend``) or ``mteb`` (mteb's own chunked search; Reranking-type tasks always);
   None for a task without a search, and in records older than version 4.
+- 5: adds ``model.attn_implementation``, the attention kernel the loaded model ran (read back
+  from it: ``sdpa``, ``eager``, ``flash_attention_2``, or ``remote_code_default`` for remote
+  code's own attention), and ``model.packed``: whether batches ran packed (texts concatenated
+  into one row, no padding computed; flash-attention 2 on decoder models).
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class GitState(TypedDict):
@@ -49,6 +53,8 @@ class ModelSection(TypedDict):
     code_repo: str | None
     code_revision: str | None
     flash_attn: bool | None
+    attn_implementation: str | None
+    packed: bool | None
 
 
 class TaskSection(TypedDict):

@@ -106,6 +106,7 @@ def prepare_model(entry: ModelEntry) -> PreparedModel:
     load = LoadSettings(
         device=entry.settings.device,
         dtype=entry.settings.dtype,
+        attn_implementation=entry.settings.attn_implementation,
         max_length=entry.settings.max_length,
         peft_adapter=entry.adapter,
         merge_peft=entry.merge_adapter,

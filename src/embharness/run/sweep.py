@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from embharness.errors import HarnessError
+from embharness.models.attention import check_attn_implementation
 
 SETTING_KEYS = {
     "batch_size",
@@ -18,6 +19,7 @@ SETTING_KEYS = {
     "max_samples",
     "device",
     "search",
+    "attn_implementation",
 }
 SEARCH_BACKENDS = ("mteb", "faiss")
 MODEL_KEYS = SETTING_KEYS | {
@@ -49,6 +51,9 @@ class Settings:
     chunked torch search, or ``faiss``, an exact ``IndexFlatIP`` given to mteb as its index
     backend. Both rank exactly and score the same, so it names no experiment folder; faiss is
     no faster at the sizes measured (benchmarks/bench_search.py), so mteb's path stays default.
+
+    ``attn_implementation``: ``auto`` (flash-attention 2 where it can run, else sdpa), ``sdpa``,
+    ``eager`` or ``flash_attention_2`` (``embharness.models.attention``).
     """
 
     batch_size: int = 32
@@ -58,6 +63,7 @@ class Settings:
     max_samples: int | None = None
     device: str | None = None
     search: str = "mteb"
+    attn_implementation: str = "auto"
 
     def merged(self, overrides: dict[str, Any]) -> Settings:
         """These settings with the non-null overrides applied."""
@@ -70,6 +76,7 @@ class Settings:
                 f"search must be one of {', '.join(SEARCH_BACKENDS)}, got {values['search']!r}",
                 "e.g. search: mteb (mteb's own search) or search: faiss (exact faiss index)",
             )
+        check_attn_implementation(values["attn_implementation"])
         return Settings(**values)
 
 
