@@ -48,6 +48,11 @@ def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
     assert settings["search"] == "mteb"  # schema 4: the default backend of a Retrieval task
     # schema 5: the kernel read back from the loaded model (sdpa on CPU), padded batches
     assert (stored["model"]["attn_implementation"], stored["model"]["packed"]) == ("sdpa", False)
+    # schema 6: the per-item file beside the record, one row per judged query of the 8
+    per_item = stored["per_item"]
+    assert per_item["file"] == f"{TASK}.items.parquet" and per_item["unit"] == "query"
+    assert (run_record_path(result).parent / per_item["file"]).is_file()
+    assert per_item["statistic"] == "mean" and per_item["reason"] is None
 
 
 def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path) -> None:
@@ -61,7 +66,7 @@ def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path
     )
     [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
     settings = outcome.record["settings"]
-    assert SCHEMA_VERSION == 5 and outcome.record["schema_version"] == 5
+    assert SCHEMA_VERSION == 6 and outcome.record["schema_version"] == 6
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (600, 600)
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
 
@@ -81,10 +86,10 @@ def test_version_1_record_loads_as_the_current_version() -> None:
 
 
 def test_version_2_record_loads_as_the_current_version() -> None:
-    """A version-2 record (no token budget yet) reads as version 5 with the new fields None."""
+    """A version-2 record (no token budget yet) reads as version 6 with the new fields None."""
     settings = {"batch_size": 8, "effective_batch_size": 4, "oom_retries": 1, "dtype": "float16"}
     upgraded = upgrade_record(run_record(schema_version=2, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 5
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
     assert upgraded["settings"]["effective_batch_size"] == 4  # kept
     assert upgraded["settings"]["max_batch_tokens"] is None
     assert upgraded["settings"]["effective_max_batch_tokens"] is None
@@ -93,24 +98,31 @@ def test_version_2_record_loads_as_the_current_version() -> None:
 
 
 def test_version_3_record_loads_as_the_current_version() -> None:
-    """A version-3 record (token budget, no search backend yet) reads as version 5."""
+    """A version-3 record (token budget, no search backend yet) reads as version 6."""
     settings = {"batch_size": 8, "max_batch_tokens": 600, "effective_max_batch_tokens": 300}
     upgraded = upgrade_record(run_record(schema_version=3, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 5
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
     assert upgraded["settings"]["effective_max_batch_tokens"] == 300  # kept
     assert upgraded["settings"]["search"] is None  # unknown then: None, not a guess
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
 
 
 def test_version_4_record_loads_as_the_current_version() -> None:
-    """A version-4 record (before the attention kernel was recorded) reads as version 5."""
+    """A version-4 record (before the attention kernel was recorded) reads as version 6."""
     model = {"name": MINILM, "flash_attn": None}
     upgraded = upgrade_record(run_record(schema_version=4, model=model))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 5
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
     assert upgraded["model"]["name"] == MINILM  # kept
     assert upgraded["model"]["attn_implementation"] is None  # unknown then: None, not a guess
     assert upgraded["model"]["packed"] is None
     assert set(upgraded["model"]) == _keys(SECTIONS["model"])
+
+
+def test_version_5_record_loads_as_the_current_version() -> None:
+    """A version-5 record (before per-item scores) reads as version 6, ``per_item`` None."""
+    upgraded = upgrade_record(run_record(schema_version=5))
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
+    assert upgraded["per_item"] is None and set(upgraded) == _keys(RunRecord)
 
 
 def test_record_names_the_search_backend(tmp_path: Path) -> None:

@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING
 import embharness
 from embharness.encoding.bridge import EncodeStats
 from embharness.models.backend import BackendInfo
+from embharness.results.per_query import PerItemScores
 from embharness.results.schema import (
     SCHEMA_VERSION,
     GitState,
     ModelSection,
+    PerItemSection,
     RunRecord,
     SettingsSection,
     TaskSection,
 )
+from embharness.results.store import ITEMS_SUFFIX
 from embharness.specs.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -85,6 +88,22 @@ class CellFacts:
     wall_s: float
     main_score: float
     search: str | None = None
+    items: PerItemScores | None = None
+
+
+def _per_item_section(facts: CellFacts) -> PerItemSection:
+    items = facts.items
+    if items is None:
+        return {"file": None, "unit": None, "statistic": None, "n_items": None, "reason": None}
+    if not items.available:
+        return {"file": None, "unit": None, "statistic": None, "n_items": 0, "reason": items.reason}
+    return {
+        "file": f"{facts.task.metadata.name}{ITEMS_SUFFIX}",
+        "unit": items.unit,
+        "statistic": items.statistic(),
+        "n_items": items.n_items,
+        "reason": None,
+    }
 
 
 def _model_section(facts: CellFacts) -> ModelSection:
@@ -157,4 +176,5 @@ def build_record(facts: CellFacts) -> RunRecord:
         "cache": {"hits": stats.hits, "misses": stats.misses},
         "truncated_texts": stats.truncated,
         "main_score": facts.main_score,
+        "per_item": _per_item_section(facts),
     }

@@ -26,8 +26,9 @@ from typing import Any
 from mteb.results import TaskResult
 
 from embharness.errors import HarnessError
+from embharness.results.per_query import PerItemScores
 from embharness.results.schema import upgrade_record
-from embharness.results.store import ResultsStore, run_record_path
+from embharness.results.store import ResultsStore, items_path, run_record_path
 from embharness.tasks.mteb_facts import task_or_none, task_type
 
 EXPERIMENTS_FOLDER = "experiments"
@@ -146,6 +147,17 @@ class Run:
     def score(self) -> float:
         """Plain mean of the main score over all splits and subsets (0–1)."""
         return statistics.fmean(cell[2] for cell in self.cells())
+
+    @property
+    def items_path(self) -> Path:
+        """Where this run's per-item scores are (or would be) kept."""
+        return items_path(self.path)
+
+    def items(self) -> PerItemScores | None:
+        """The per-item scores beside the result, or None (an older run, or a task type
+        without per-item scores: ``record["per_item"]["reason"]`` says why)."""
+        path = self.items_path
+        return PerItemScores.load(path) if path.is_file() else None
 
     @property
     def complete(self) -> bool:

@@ -19,6 +19,11 @@ Versions:
   from it: ``sdpa``, ``eager``, ``flash_attention_2``, or ``remote_code_default`` for remote
   code's own attention), and ``model.packed``: whether batches ran packed (texts concatenated
   into one row, no padding computed; flash-attention 2 on decoder models).
+- 6: adds ``per_item``: the cell's per-item scores file beside the record
+  (``_embharness/<Task>.items.parquet``, ``results.per_query``): ``file`` (its name, None
+  when the task type has no per-item unit), ``unit`` (query, pair, sentence), ``statistic``
+  (how the main score is computed from the items: mean, spearman, …), ``n_items``, and
+  ``reason`` (why there are none, e.g. a classifier fitted on the train split).
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class GitState(TypedDict):
@@ -102,6 +107,16 @@ class CacheSection(TypedDict):
     misses: int
 
 
+class PerItemSection(TypedDict):
+    """The cell's per-item scores: the file beside the record, or why there is none."""
+
+    file: str | None
+    unit: str | None
+    statistic: str | None
+    n_items: int | None
+    reason: str | None
+
+
 class RunRecord(TypedDict):
     """The run record of one (model, task, dim) cell."""
 
@@ -116,6 +131,7 @@ class RunRecord(TypedDict):
     cache: CacheSection
     truncated_texts: int
     main_score: float
+    per_item: PerItemSection
 
 
 SECTIONS: dict[str, type] = {
@@ -125,6 +141,7 @@ SECTIONS: dict[str, type] = {
     "settings": SettingsSection,
     "timing": TimingSection,
     "cache": CacheSection,
+    "per_item": PerItemSection,
 }
 
 

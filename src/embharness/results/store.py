@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from mteb import TaskResult
     from mteb.models import ModelMeta
 
+    from embharness.results.per_query import PerItemScores
+
 RECORD_FOLDER = "_embharness"
 
 
@@ -32,6 +34,12 @@ def run_record_path(result_path: Path) -> Path:
     return result_path.parent / RECORD_FOLDER / result_path.name
 
 
+def items_path(result_path: Path) -> Path:
+    """Where the harness keeps the per-item scores of the result file ``result_path``."""
+    return result_path.parent / RECORD_FOLDER / f"{result_path.stem}{ITEMS_SUFFIX}"
+
+
+ITEMS_SUFFIX = ".items.parquet"
 MTEB_RESULTS_FOLDER = "results"  # what mteb's ResultCache puts under its cache path
 RESULT_GLOBS = ("*/*/*.json", "*/*/experiments/*/*.json")  # as ResultCache.get_cache_paths
 
@@ -100,11 +108,20 @@ class ResultsStore:
                 "pass --results-dir to a writable folder or fix its permissions",
             ) from exc
 
-    def write(self, result: TaskResult, meta: ModelMeta, record: Mapping[str, Any]) -> Path:
-        """Write the run record, model_meta.json, then the result (its presence marks done)."""
+    def write(
+        self,
+        result: TaskResult,
+        meta: ModelMeta,
+        record: Mapping[str, Any],
+        items: PerItemScores | None = None,
+    ) -> Path:
+        """Write the per-item scores (where the task has them), the run record,
+        model_meta.json, then the result (its presence marks the cell done)."""
         folder = self.cell_folder(meta)
         path = folder / f"{result.task_name}.json"
         with folder_lock(self.root):
+            if items is not None and items.available:
+                items.save(items_path(path))
             atomic_write_json(run_record_path(path), record)
             atomic_write_json(folder / "model_meta.json", _stable(meta.to_dict()))
             atomic_write_file(path, result.to_disk)

@@ -6,8 +6,10 @@ the embedding cache and projects them, so only the first dim of a task pays for 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,11 @@ from embharness.errors import HarnessError
 from embharness.hub import ensure_available
 from embharness.models.backend import Backend
 from embharness.models.loading import load_backend
+from embharness.results.per_query import (
+    PerItemScores,
+    check_matches_aggregate,
+    per_item_scores,
+)
 from embharness.results.record import CellFacts, build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
@@ -213,7 +220,7 @@ class SweepRunner:
         # Retrieval: mteb's own search, or an exact faiss index as its index_backend.
         evaluated, search = search_model(encoder, task_obj, model.entry.settings.search)
         start = time.perf_counter()
-        with self._cell_bar(encoder.label) as bar:
+        with self._cell_bar(encoder.label) as bar, tempfile.TemporaryDirectory() as predictions:
             encoder.engine.progress = bar
             result = mteb.evaluate(
                 evaluated,
@@ -226,14 +233,16 @@ class SweepRunner:
                     "show_progress_bar": False,
                 },
                 show_progress_bar=False,
+                prediction_folder=predictions,  # what mteb scored, for the per-item scores
             )
+            task_result = result.task_results[0]
+            items = cell_items(task_obj, Path(predictions), task_result)
         wall = time.perf_counter() - start
-        task_result = result.task_results[0]
         facts = _cell_facts(
             model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
         )
-        record = build_record(facts)
-        self.store.write(task_result, meta, record)
+        record = build_record(dataclasses.replace(facts, items=items))
+        self.store.write(task_result, meta, record, items)
         self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
         return CellOutcome(
             model.spec.name, task.name, dim, "ran", record["main_score"], wall, dict(record)
@@ -245,6 +254,15 @@ class SweepRunner:
 
     def _say(self, line: str) -> None:
         self.say(line)
+
+
+def cell_items(task: AbsTask, predictions: Path, task_result: TaskResult) -> PerItemScores:
+    """The cell's per-item scores from mteb's saved predictions, checked against mteb's
+    aggregate (a query pytrec_eval dropped, or any other disagreement, fails the cell)."""
+    items = per_item_scores(task, predictions)
+    if items.available:
+        check_matches_aggregate(items, task_result)
+    return items
 
 
 def _to_stderr(line: str) -> None:
