@@ -1,5 +1,7 @@
 """Run every benchmark (``make bench``): engine throughput, token-budget batches (about 3
-minutes on 2 cores), the sweep engine, then the search backends.
+minutes on 2 cores), the sweep engine, the search backends, then tokens/s and MFU on jina-code
+shapes (``bench_gpu.py``: here its small CPU shape, 200 texts, 2 rounds, about 2 minutes on 2
+idle cores; on a CUDA machine run it without arguments for the 0.5b/1.5b/v3 table).
 
 The sweep benchmark runs on 800 stdlib queries here (about 6 minutes on 2 cores); run
 ``benchmarks/bench_sweep.py`` without ``--max-samples`` for the whole task (about 30 minutes).
@@ -20,6 +22,7 @@ if __name__ == "__main__":
         ("bench_token_budget.py",),
         ("bench_sweep.py", "--max-samples", "800"),
         ("bench_search.py",),
+        ("bench_gpu.py", "--shapes", "small", "--texts", "200", "--rounds", "2"),
     ):
         print(f"== {script} {' '.join(args)}", flush=True)
         subprocess.run([sys.executable, str(HERE / script), *args], check=True)

@@ -329,3 +329,25 @@ def test_load_rejects_other_schema_versions(tmp_path: Path) -> None:
             PerItemScores.load(tmp_path / name)
     with pytest.raises(HarnessError, match="no mteb predictions"):
         per_item_scores(mock_task("MockSTSTask"), tmp_path / "nothing-here")
+
+
+def test_captured_predictions_equal_the_file_mteb_writes(
+    encoder: HarnessEncoder, humaneval: tuple, tmp_path: Path
+) -> None:
+    """The runner keeps mteb's predictions in memory (``run.predictions``): the same mapping
+    mteb writes to its prediction file, no file written, and mteb's hook restored after."""
+    from embharness.run.predictions import HOOK, UNUSED_FOLDER, captured_predictions
+
+    task, result, folder = humaneval
+    written = json.loads(predictions_file(task, folder).read_text(encoding="utf-8"))
+    with captured_predictions(task) as captured:
+        again = mteb.evaluate(
+            encoder, task, cache=None, show_progress_bar=False, prediction_folder=UNUSED_FOLDER
+        )
+    assert HOOK not in vars(task) and not UNUSED_FOLDER.exists()
+    assert set(captured) == set(written) - {"mteb_model_meta"}
+    for subset, by_split in captured.items():
+        assert json.loads(json.dumps(by_split)) == written[subset]
+    items = per_item_scores(task, captured)
+    check_matches_aggregate(items, again.task_results[0])
+    assert items.aggregate(mteb_rounding=True) == pytest.approx(result.get_score(), abs=1e-6)

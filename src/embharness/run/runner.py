@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from embharness.results.record import CellFacts, build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
+from embharness.run.predictions import UNUSED_FOLDER, captured_predictions
 from embharness.run.search import search_model
 from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
@@ -220,7 +220,7 @@ class SweepRunner:
         # Retrieval: mteb's own search, or an exact faiss index as its index_backend.
         evaluated, search = search_model(encoder, task_obj, model.entry.settings.search)
         start = time.perf_counter()
-        with self._cell_bar(encoder.label) as bar, tempfile.TemporaryDirectory() as predictions:
+        with self._cell_bar(encoder.label) as bar, captured_predictions(task_obj) as predictions:
             encoder.engine.progress = bar
             result = mteb.evaluate(
                 evaluated,
@@ -233,10 +233,10 @@ class SweepRunner:
                     "show_progress_bar": False,
                 },
                 show_progress_bar=False,
-                prediction_folder=predictions,  # what mteb scored, for the per-item scores
+                prediction_folder=UNUSED_FOLDER,  # what mteb scored, kept in `predictions`
             )
             task_result = result.task_results[0]
-            items = cell_items(task_obj, Path(predictions), task_result)
+            items = cell_items(task_obj, predictions, task_result)
         wall = time.perf_counter() - start
         facts = _cell_facts(
             model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
@@ -256,8 +256,10 @@ class SweepRunner:
         self.say(line)
 
 
-def cell_items(task: AbsTask, predictions: Path, task_result: TaskResult) -> PerItemScores:
-    """The cell's per-item scores from mteb's saved predictions, checked against mteb's
+def cell_items(
+    task: AbsTask, predictions: dict[str, Any], task_result: TaskResult
+) -> PerItemScores:
+    """The cell's per-item scores from mteb's captured predictions, checked against mteb's
     aggregate (a query pytrec_eval dropped, or any other disagreement, fails the cell)."""
     items = per_item_scores(task, predictions)
     if items.available:
