@@ -59,7 +59,7 @@ lint: $(STAMP)
 ci-gate: $(STAMP) $(MANPAGES)
 	rm -rf .cache/ci
 	$(EMB) run evals/gate.yaml --results-dir $(CI_RESULTS) --cache-dir .cache/ci/embeddings --quiet
-	$(EMB) gate --baseline $(BASELINE) --results $(CI_RESULTS)
+	$(EMB) gate --baseline $(BASELINE) --results $(CI_RESULTS) --mode significance
 
 test: $(STAMP) assets lint
 	$(VENV)/bin/pytest -q

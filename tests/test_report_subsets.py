@@ -101,7 +101,7 @@ def test_report_markdown_html_and_csv(results: Path, tmp_path: Path) -> None:
     assert "## Per-subset scores" in markdown
     assert f"**{MANPAGES}: {CODE_05B} @ {REV[:12]} (6 subsets)**" in markdown
     assert "| subset | dim 64 | dim 256 | dim 896 |" in markdown
-    assert "| rus-eng | 16.00 | — | 26.00 |" in markdown
+    assert "| rus-eng | 16.00† | — | 26.00† |" in markdown  # no per-item files: marked
     assert "| subsets scored | 6/6 | 5/6 | 6/6 |" in markdown
     html = files.html.read_text()
     assert f"<caption>{MANPAGES}: {CODE_05B} @ {REV[:12]} (6 subsets)</caption>" in html

@@ -45,6 +45,9 @@ main.add_command(report)
 from embharness.commands.gate import gate  # noqa: E402
 
 main.add_command(gate)
+from embharness.commands.diff import diff  # noqa: E402
+
+main.add_command(diff)
 from embharness.commands.submit import submit  # noqa: E402
 
 main.add_command(submit)

@@ -11,9 +11,11 @@ import pandas as pd
 from embharness.atomic import atomic_write_text
 from embharness.errors import HarnessError
 from embharness.report import categories, plots
+from embharness.report.annotate import TableNotes, ci_columns
 from embharness.report.averages import averages_frame
 from embharness.report.dims import DimTable, dim_tables
 from embharness.report.document import (
+    MISSING,
     Document,
     Section,
     Table,
@@ -22,6 +24,7 @@ from embharness.report.document import (
     subset_section,
 )
 from embharness.report.html import render_html
+from embharness.report.intervals import CISettings, Intervals
 from embharness.report.markdown import render_markdown
 from embharness.report.published import MTEB_RESULTS, Published, load_published
 from embharness.report.results_table import comparison_frame, scores_frame
@@ -33,6 +36,7 @@ from embharness.results.scoring import DEFAULT_TOLERANCE, check_tolerance
 
 COMPARISON_COLUMNS = ["model", "revision", "experiment", "dim", "task", "ours", "published"]
 COMPARISON_COLUMNS += ["reference", "delta", "within_tolerance", "note"]
+NO_CI_AVERAGES = TableNotes(None).footnote(published=True, averages=True)
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,18 @@ class ReportFiles:
     subsets_csv: Path
 
 
-def _intro(results_dir: Path, tolerance: float) -> list[str]:
+def _ci_text(settings: CISettings) -> str:
+    if not settings.enabled:
+        return "Confidence intervals were not computed (`--resamples 0`)."
+    return (
+        f"`66.50 ± 3.60`: our score ± half its {settings.confidence:.0%} bootstrap confidence "
+        f"interval ({settings.method}, {settings.n_resamples:,} resamples of the task's queries, "
+        f"pairs or sentences, seed {settings.seed}); each table's footnote states the method "
+        "and why a score has no interval (†, ‡…). Published figures and averages have none."
+    )
+
+
+def _intro(results_dir: Path, tolerance: float, settings: CISettings) -> list[str]:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return [
         f"Generated {now} from `{results_dir}`.",
@@ -58,6 +73,7 @@ def _intro(results_dir: Path, tolerance: float) -> list[str]:
         "A run in another dtype than the published figures (e.g. float32 on CPU, which the "
         "leaderboard tolerates) is compared but marked in its note and table title; so is a "
         "cell whose prompt the harness chose (see Harness-chosen prompts).",
+        _ci_text(settings),
     ]
 
 
@@ -71,32 +87,42 @@ def _references(published: Published) -> Section:
     )
 
 
-def _comparison_section(comparison: pd.DataFrame, tolerance: float) -> Section:
+def _comparison_section(
+    comparison: pd.DataFrame, tolerance: float, intervals: Intervals
+) -> Section:
     compared = comparison[comparison["delta"].notna()]
     inside = int(compared["within_tolerance"].astype(bool).sum())
     summary = (
         f"{len(compared)} task scores compared: {inside} within ±{tolerance:g} points, "
         f"{len(compared) - inside} outside."
     )
-    frame = display(comparison[COMPARISON_COLUMNS], tolerance)
-    return Section(
-        "Scores vs published (full dimension)", paragraphs=[summary], tables=[Table(frame)]
-    )
+    notes = TableNotes(intervals)
+    frame = display(notes.ours(comparison[COMPARISON_COLUMNS]), tolerance)
+    table = Table(frame, notes=notes.footnote(published=True))
+    return Section("Scores vs published (full dimension)", paragraphs=[summary], tables=[table])
 
 
-def _cell_sections(cells: pd.DataFrame, published: Published, tol: float) -> list[Section]:
+def _averages_section(cells: pd.DataFrame, published: Published, tolerance: float) -> Section:
+    averages = display(averages_frame(cells, published, tolerance), tolerance)
+    return Section("Paper-style averages", tables=[Table(averages, notes=NO_CI_AVERAGES)])
+
+
+def _cell_sections(
+    cells: pd.DataFrame, published: Published, tol: float, intervals: Intervals
+) -> list[Section]:
     sections = []
     for model in categories.cell_models(cells, published):
         name = model.split("/")[-1]
         source = published.cell_figures(model).iloc[0]["source"]
         versus = "the MTEB results repository" if source == MTEB_RESULTS else source
-        rows = display(categories.cells_frame(cells, published, tol, model), tol)
+        notes = TableNotes(intervals)
+        rows = display(categories.cells_frame(cells, published, tol, model, notes), tol)
         averages = display(categories.categories_frame(cells, published, tol, model), tol)
         sections.append(
             Section(
                 f"{name} vs {versus}",
                 paragraphs=["Per task × split × subset (main score, points)."],
-                tables=[Table(rows)],
+                tables=[Table(rows, notes=notes.footnote(published=True))],
             )
         )
         sections.append(
@@ -108,7 +134,7 @@ def _cell_sections(cells: pd.DataFrame, published: Published, tol: float) -> lis
                     "(MTEB(eng, v1) cells as the results repository marks them); otherwise it "
                     "is shown as partial and not compared."
                 ],
-                tables=[Table(averages)],
+                tables=[Table(averages, notes=NO_CI_AVERAGES)],
             )
         )
     return sections
@@ -134,21 +160,23 @@ def _harness_prompts_section(runs: list[Run]) -> list[Section]:
     ]
 
 
-def _others_section(cells: pd.DataFrame) -> list[Section]:
+def _others_section(cells: pd.DataFrame, intervals: Intervals) -> list[Section]:
     tasks = task_frame(cells[cells["kind"] == RunKind.OTHER])
     if tasks.empty:
         return []
+    notes = TableNotes(intervals)
     frame = pd.DataFrame(
         {
             "model": tasks["model"],
             "revision": tasks["revision"].str[:12],
             "experiment": tasks["experiment"],
             "task": tasks["task"],
-            "ours": tasks["score"].map(lambda v: f"{v:.2f}"),
+            "ours": notes.ours(tasks, "score")["score"].fillna(MISSING),
             "note": tasks["marks"],
         }
     )
-    return [Section("Other experiments", paragraphs=["Not compared."], tables=[Table(frame)])]
+    table = Table(frame, notes=notes.footnote())
+    return [Section("Other experiments", paragraphs=["Not compared."], tables=[table])]
 
 
 def _plots(
@@ -157,11 +185,12 @@ def _plots(
     comparison: pd.DataFrame,
     published: Published,
     folder: Path,
+    intervals: Intervals,
 ) -> list[plots.Plot]:
     types = {run.task: run.task_type for run in runs}
     made = [plots.scatter(comparison, folder)]
     made += plots.dims_average(tables, types, published, folder)
-    made += plots.dims_per_task(tables, comparison, folder)
+    made += plots.dims_per_task(tables, comparison, folder, intervals)
     return [plot for plot in made if plot is not None]
 
 
@@ -170,37 +199,45 @@ def build_report(
     out_dir: Path,
     tolerance: float = DEFAULT_TOLERANCE,
     published: Published | None = None,
+    ci: CISettings | None = None,
 ) -> ReportFiles:
     """Write ``report.md``, ``report.html``, ``scores.csv``, ``scores_by_subset.csv`` and
-    ``plots/`` under ``out_dir``."""
+    ``plots/`` under ``out_dir``.
+
+    ``ci`` says how our scores' bootstrap CIs are made (default: BCa, 10,000 resamples, seed
+    0; ``CISettings(n_resamples=0)``: none); each is computed once, when a table first shows it.
+    """
     tolerance = check_tolerance(tolerance)
     runs = load_runs(Path(results_dir))
     if not runs:
         raise HarnessError(f"no results found in {results_dir}", "run an evaluation first")
     published = published or load_published()
     out_dir = Path(out_dir)
+    ci = ci or CISettings()
+    intervals = Intervals(runs, ci)
+    if ci.enabled:
+        shown_by_cell = [r for r in runs if r.kind in (RunKind.FULL, RunKind.DIM)]
+        intervals.prefetch(runs, cells_of=shown_by_cell)
     cells = runs_frame(runs)
     comparison = comparison_frame(cells, published, tolerance)
     tables = dim_tables(cells, published)
     subsets = subset_tables(cells)
-    made = _plots(runs, tables, comparison, published, out_dir / "plots")
+    made = _plots(runs, tables, comparison, published, out_dir / "plots", intervals)
     settings = settings_table(runs)
-    averages = display(averages_frame(cells, published, tolerance), tolerance)
     sections = [
         Section("Run settings", tables=[Table(settings)]),
         _references(published),
-        _comparison_section(comparison, tolerance),
-        Section("Paper-style averages", tables=[Table(averages)]),
-        dim_section(tables),
-        subset_section(subsets),
+        _comparison_section(comparison, tolerance, intervals),
+        _averages_section(cells, published, tolerance),
+        dim_section(tables, intervals),
+        subset_section(subsets, intervals),
         *_harness_prompts_section(runs),
-        *_cell_sections(cells, published, tolerance),
-        *_others_section(cells),
+        *_cell_sections(cells, published, tolerance, intervals),
+        *_others_section(cells, intervals),
         Section("Plots", plots=made),
     ]
-    document = Document(
-        "Embedding evaluation report", _intro(Path(results_dir), tolerance), sections
-    )
+    intro = _intro(Path(results_dir), tolerance, ci)
+    document = Document("Embedding evaluation report", intro, sections)
     files = ReportFiles(
         out_dir / "report.md",
         out_dir / "report.html",
@@ -210,6 +247,7 @@ def build_report(
     )
     atomic_write_text(files.markdown, render_markdown(document, out_dir))
     atomic_write_text(files.html, render_html(document))
-    atomic_write_text(files.csv, scores_frame(cells, published, tolerance).to_csv(index=False))
+    scores = ci_columns(scores_frame(cells, published, tolerance), intervals)
+    atomic_write_text(files.csv, scores.to_csv(index=False))
     atomic_write_text(files.subsets_csv, subsets_frame(subsets).to_csv(index=False))
     return files

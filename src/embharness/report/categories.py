@@ -10,6 +10,7 @@ from typing import Any
 import mteb
 import pandas as pd
 
+from embharness.report.annotate import TableNotes
 from embharness.report.averages import Average, average_of
 from embharness.report.published import Published
 from embharness.results.frame import as_frame
@@ -38,9 +39,16 @@ def cell_models(runs: Iterable[Run] | pd.DataFrame, published: Published) -> lis
 
 
 def cells_frame(
-    runs: Iterable[Run] | pd.DataFrame, published: Published, tolerance: float, model: str = ""
+    runs: Iterable[Run] | pd.DataFrame,
+    published: Published,
+    tolerance: float,
+    model: str = "",
+    notes: TableNotes | None = None,
 ) -> pd.DataFrame:
-    """Each task × split × subset we have next to the published cell (first such model)."""
+    """Each task × split × subset we have next to the published cell (first such model).
+
+    With ``notes``, ``ours`` is text: the cell's score with its CI or a footnote mark.
+    """
     model = model or next(iter(cell_models(runs, published)), "")
     table = published.cell_figures(model).set_index(["task", "split", "subset"])["value"]
     rows = []
@@ -50,9 +58,11 @@ def cells_frame(
         if not reason and pd.notna(row.max_samples):
             reason = f"capped at {row.max_samples} samples: not compared"
         result = compare(row.score, None if ref is None else float(ref), tolerance, reason)
+        key = (model, str(row.revision), str(row.experiment), str(row.task))
+        ours = notes.score(key, row.score, (row.split, row.subset)) if notes else row.score
         rows.append(
             {"experiment": row.experiment, "task": row.task, "split": row.split}
-            | {"subset": row.subset, "ours": row.score, "published": ref, "note": result.note}
+            | {"subset": row.subset, "ours": ours, "published": ref, "note": result.note}
             | {"delta": result.delta, "within_tolerance": result.within_tolerance}
         )
     return pd.DataFrame(rows, columns=CELL_COLUMNS).astype(object).where(lambda f: f.notna(), None)

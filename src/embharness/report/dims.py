@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from embharness.report.annotate import TableNotes
 from embharness.report.averages import Average, paper_averages
+from embharness.report.intervals import RunKey
 from embharness.report.published import Published
 from embharness.results.frame import as_frame, task_frame
 from embharness.results.runs import Run, RunKind
-from embharness.results.scoring import fmt_points
 
 KEYS = ["model", "revision", "max_samples", "precision"]
 
@@ -27,6 +28,11 @@ class DimTable:
     incomplete: frozenset[tuple[str, int]]
     averages: dict[int, list[Average]]
     precision: str | None = None
+    experiments: Mapping[tuple[str, int], str] = field(default_factory=dict)  # (task, dim)
+
+    def key(self, task: str, dim: int) -> RunKey:
+        """The run behind the score of ``task`` at ``dim``."""
+        return (self.model, self.revision, self.experiments.get((task, dim), ""), task)
 
     @property
     def title(self) -> str:
@@ -35,11 +41,15 @@ class DimTable:
         precision = f", {self.precision}" if self.precision else ""
         return f"{self.model} @ {self.revision[:12]}{cap}{precision}"
 
-    def display(self) -> pd.DataFrame:
-        """Strings for rendering: ``—`` for a missing cell, paper averages as extra rows."""
+    def display(self, notes: TableNotes | None = None) -> pd.DataFrame:
+        """Strings for rendering: ``—`` for a missing cell, paper averages as extra rows.
+
+        With ``notes``, scores carry their CI (``66.50 ± 3.60``) or a footnote mark.
+        """
+        notes = notes or TableNotes(None)
         rows = {}
         for task, values in self.scores.iterrows():
-            rows[task] = [self._cell(task, dim, value) for dim, value in values.items()]
+            rows[task] = [self._cell(task, dim, value, notes) for dim, value in values.items()]
         names = [a.name for a in next(iter(self.averages.values()), [])]
         for i, name in enumerate(names):
             rows[name] = [self.averages[dim][i].label() for dim in self.scores.columns]
@@ -47,8 +57,13 @@ class DimTable:
         frame.columns = [f"dim {dim}" for dim in self.scores.columns]
         return frame.rename_axis("task").reset_index()
 
-    def _cell(self, task: str, dim: int, value: float) -> str:
-        text = fmt_points(None if pd.isna(value) else float(value))
+    @property
+    def has_averages(self) -> bool:
+        """True when the table ends with paper-style average rows."""
+        return any(self.averages.values())
+
+    def _cell(self, task: str, dim: int, value: float, notes: TableNotes) -> str:
+        text = notes.score(self.key(task, dim), None if pd.isna(value) else float(value))
         return f"{text} (incomplete)" if (task, dim) in self.incomplete else text
 
 
@@ -69,7 +84,9 @@ def _table(key: tuple, tasks: pd.DataFrame, published: Published) -> DimTable:
     }
     cap = None if pd.isna(key[2]) else int(key[2])
     precision = key[3] if isinstance(key[3], str) else None
-    return DimTable(key[0], key[1], cap, frame, incomplete, averages, precision)
+    runs = zip(tasks["task"], tasks["dim"], tasks["experiment"], strict=True)
+    experiments = {(str(task), int(dim)): str(label) for task, dim, label in runs}
+    return DimTable(key[0], key[1], cap, frame, incomplete, averages, precision, experiments)
 
 
 def dim_tables(runs: Iterable[Run] | pd.DataFrame, published: Published) -> list[DimTable]:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from embharness.report.annotate import TableNotes
 from embharness.report.dims import DimTable
+from embharness.report.intervals import Intervals
 from embharness.report.plots import Plot
 from embharness.report.subsets import SubsetTable
 from embharness.results.scoring import fmt_delta, fmt_points
@@ -16,10 +18,11 @@ MISSING = "—"
 
 @dataclass
 class Table:
-    """A table whose cells are all strings."""
+    """A table whose cells are all strings, with its caption and footnote lines."""
 
     frame: pd.DataFrame
     caption: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -77,15 +80,25 @@ def display(frame: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     return out.fillna("").astype(str).replace({"None": ""})
 
 
-def _tables_section(title: str, intro: str, tables: list, empty: str) -> Section:
+def _annotated(table: DimTable | SubsetTable, intervals: Intervals | None) -> Table:
+    """A dim or subset table with CIs (or marks) on its scores, and its footnote."""
+    notes = TableNotes(intervals)
+    frame = table.display(notes)
+    averages = isinstance(table, DimTable) and table.has_averages
+    return Table(frame, table.title, notes.footnote(averages=averages))
+
+
+def _tables_section(
+    title: str, intro: str, tables: list, empty: str, intervals: Intervals | None
+) -> Section:
     section = Section(title, paragraphs=[intro])
-    section.tables = [Table(table.display(), table.title) for table in tables]
+    section.tables = [_annotated(table, intervals) for table in tables]
     if not tables:
         section.paragraphs.append(empty)
     return section
 
 
-def dim_section(tables: list[DimTable]) -> Section:
+def dim_section(tables: list[DimTable], intervals: Intervals | None = None) -> Section:
     """Task × Matryoshka dimension tables, one per model variant."""
     return _tables_section(
         "Matryoshka dimensions",
@@ -95,10 +108,11 @@ def dim_section(tables: list[DimTable]) -> Section:
         "task's splits or subsets (left out of the averages).",
         tables,
         "No results with a known embedding dimension.",
+        intervals,
     )
 
 
-def subset_section(tables: list[SubsetTable]) -> Section:
+def subset_section(tables: list[SubsetTable], intervals: Intervals | None = None) -> Section:
     """Split × subset × Matryoshka dimension tables, one per model variant and task."""
     return _tables_section(
         "Per-subset scores",
@@ -108,4 +122,5 @@ def subset_section(tables: list[SubsetTable]) -> Section:
         "the subsets scored. Capped runs (`max_samples`) have tables of their own.",
         tables,
         "No result has more than one split × subset cell.",
+        intervals,
     )

@@ -17,6 +17,7 @@ th { background: #eef2f7; }
 tr:nth-child(even) td { background: #fafafa; }
 caption { caption-side: top; text-align: left; font-weight: bold; padding: 0.3em 0; }
 figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #ddd; }
+p.footnote { font-size: 0.8em; color: #555; margin-top: -1em; }
 code { background: #f3f3f3; padding: 0 0.2em; }
 """
 
@@ -41,6 +42,9 @@ def _section(section: Section) -> list[str]:
             caption = f"<caption>{html.escape(table.caption)}</caption>"
             body = body.replace(">", ">" + caption, 1)
         parts.append(body)
+        if table.notes:
+            notes = "<br>".join(_inline(note) for note in table.notes)
+            parts.append(f'<p class="footnote">{notes}</p>')
     for plot in section.plots:
         caption = f"<figcaption>{html.escape(plot.title)}</figcaption>"
         parts.append(f"<figure>{_image(plot.png)}{caption}</figure>")

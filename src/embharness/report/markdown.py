@@ -31,6 +31,8 @@ def _section(section: Section, base: Path) -> list[str]:
         if table.caption:
             lines += [f"**{table.caption}**", ""]
         lines += [markdown_table(table.frame), ""]
+        if table.notes:
+            lines += ["  \n".join(table.notes), ""]  # one paragraph, a line per note
     for plot in section.plots:
         lines += [f"![{plot.title}]({plot.png.relative_to(base).as_posix()})", ""]
     return lines

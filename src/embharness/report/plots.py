@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from matplotlib.ticker import NullLocator, ScalarFormatter
 
 from embharness.atomic import atomic_write
 from embharness.report.dims import DimTable
+from embharness.report.intervals import Intervals
 from embharness.report.published import Published
 
 MATRYOSHKA_SOURCE = "paper Table 7"
@@ -73,8 +75,30 @@ def _short(table: DimTable) -> str:
     return f"{table.model.split('/')[-1]} @{table.revision[:7]}{cap}{dtype}"
 
 
-def dims_per_task(tables: list[DimTable], comparison: pd.DataFrame, folder: Path) -> list[Plot]:
-    """Score vs dimension for each task (one line per model variant), published overlaid."""
+def _band(
+    ax: Axes, table: DimTable, task: str, dims: list[int], intervals: Intervals, colour: str
+) -> str:
+    """Shade the CI of ``task`` at each of ``dims`` (where it has one); the legend's words."""
+    found = [intervals.task(table.key(task, dim)).interval for dim in dims]
+    if not any(found):
+        return ""
+    lows = [math.nan if i is None else i.low * 100 for i in found]
+    highs = [math.nan if i is None else i.high * 100 for i in found]
+    ax.fill_between(dims, lows, highs, color=colour, alpha=0.2, linewidth=0)
+    confidence = next(i.confidence for i in found if i is not None)
+    return f" (band: {confidence:.0%} CI)"
+
+
+def dims_per_task(
+    tables: list[DimTable],
+    comparison: pd.DataFrame,
+    folder: Path,
+    intervals: Intervals | None = None,
+) -> list[Plot]:
+    """Score vs dimension for each task (one line per model variant), published overlaid.
+
+    With ``intervals``, each line gets a shaded band of its scores' bootstrap CIs.
+    """
     compared = comparison[comparison["published"].notna() & comparison["dim"].notna()]
     compared = compared[compared["max_samples"].isna()]
     plots = []
@@ -85,8 +109,10 @@ def dims_per_task(tables: list[DimTable], comparison: pd.DataFrame, folder: Path
         for i, table in enumerate(t for t in tables if task in t.scores.index):
             series = table.scores.loc[task].dropna()
             style = "--" if table.max_samples else "-"
+            dims = [int(dim) for dim in series.index]
+            band = _band(ax, table, task, dims, intervals, f"C{i}") if intervals else ""
             ax.plot(
-                series.index, series.values, style, marker="o", color=f"C{i}", label=_short(table)
+                dims, series.values, style, marker="o", color=f"C{i}", label=_short(table) + band
             )
             pub = compared[(compared["task"] == task) & (compared["model"] == table.model)]
             pub = pub[pub["revision"] == table.revision]

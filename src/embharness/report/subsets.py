@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from embharness.report.annotate import TableNotes
 from embharness.results.frame import as_frame
 from embharness.results.runs import Run, RunKind
-from embharness.results.scoring import fmt_points
 
 CSV_COLUMNS = ["model", "revision", "experiment", "dim", "task", "split", "subset", "main_score"]
 COUNT_ROW = "subsets scored"
@@ -77,10 +77,20 @@ class SubsetTable:
         index = pd.MultiIndex.from_tuples(self.cells, names=["split", "subset"])
         return wide.reindex(index=index, columns=self.labels()).rename_axis(columns=None)
 
-    def display(self) -> pd.DataFrame:
-        """Strings for rendering, ``—`` for a missing cell, and a row counting scored subsets."""
+    def display(self, notes: TableNotes | None = None) -> pd.DataFrame:
+        """Strings for rendering, ``—`` for a missing cell, and a row counting scored subsets.
+
+        With ``notes``, scores carry the CI of their cell (``66.50 ± 3.60``) or a footnote mark.
+        """
+        notes = notes or TableNotes(None)
         scores = self.scores()
-        frame = scores.map(lambda v: fmt_points(None if pd.isna(v) else float(v)))
+        frame = pd.DataFrame(index=scores.index)
+        for label, (experiment, _) in zip(self.labels(), self.columns, strict=True):
+            key = (self.model, self.revision, experiment, self.task)
+            frame[label] = [
+                notes.score(key, None if pd.isna(v) else float(v), cell)
+                for cell, v in zip(self.cells, scores[label], strict=True)
+            ]
         frame = frame.reset_index()
         counts = {label: f"{int(scores[label].notna().sum())}/{len(scores)}" for label in scores}
         frame.loc[len(frame)] = {"split": "", "subset": COUNT_ROW, **counts}
