@@ -62,7 +62,7 @@ ci-gate: $(STAMP) $(MANPAGES)
 	$(EMB) gate --baseline $(BASELINE) --results $(CI_RESULTS) --mode significance
 
 test: $(STAMP) assets lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile  # two workers, each test file on one of them
 	$(MAKE) ci-gate
 
 gate: $(STAMP)

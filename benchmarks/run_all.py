@@ -22,6 +22,7 @@ if __name__ == "__main__":
         ("bench_token_budget.py",),
         ("bench_sweep.py", "--max-samples", "800"),
         ("bench_search.py",),
+        ("bench_launchers.py",),
         ("bench_gpu.py", "--shapes", "small", "--texts", "200", "--rounds", "2"),
     ):
         print(f"== {script} {' '.join(args)}", flush=True)

@@ -66,7 +66,7 @@ def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path
     )
     [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
     settings = outcome.record["settings"]
-    assert SCHEMA_VERSION == 6 and outcome.record["schema_version"] == 6
+    assert SCHEMA_VERSION == 7 and outcome.record["schema_version"] == 7
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (600, 600)
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
 
@@ -86,10 +86,10 @@ def test_version_1_record_loads_as_the_current_version() -> None:
 
 
 def test_version_2_record_loads_as_the_current_version() -> None:
-    """A version-2 record (no token budget yet) reads as version 6 with the new fields None."""
+    """A version-2 record (no token budget yet) reads as version 7 with the new fields None."""
     settings = {"batch_size": 8, "effective_batch_size": 4, "oom_retries": 1, "dtype": "float16"}
     upgraded = upgrade_record(run_record(schema_version=2, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
     assert upgraded["settings"]["effective_batch_size"] == 4  # kept
     assert upgraded["settings"]["max_batch_tokens"] is None
     assert upgraded["settings"]["effective_max_batch_tokens"] is None
@@ -98,20 +98,20 @@ def test_version_2_record_loads_as_the_current_version() -> None:
 
 
 def test_version_3_record_loads_as_the_current_version() -> None:
-    """A version-3 record (token budget, no search backend yet) reads as version 6."""
+    """A version-3 record (token budget, no search backend yet) reads as version 7."""
     settings = {"batch_size": 8, "max_batch_tokens": 600, "effective_max_batch_tokens": 300}
     upgraded = upgrade_record(run_record(schema_version=3, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
     assert upgraded["settings"]["effective_max_batch_tokens"] == 300  # kept
     assert upgraded["settings"]["search"] is None  # unknown then: None, not a guess
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
 
 
 def test_version_4_record_loads_as_the_current_version() -> None:
-    """A version-4 record (before the attention kernel was recorded) reads as version 6."""
+    """A version-4 record (before the attention kernel was recorded) reads as version 7."""
     model = {"name": MINILM, "flash_attn": None}
     upgraded = upgrade_record(run_record(schema_version=4, model=model))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
     assert upgraded["model"]["name"] == MINILM  # kept
     assert upgraded["model"]["attn_implementation"] is None  # unknown then: None, not a guess
     assert upgraded["model"]["packed"] is None
@@ -119,9 +119,9 @@ def test_version_4_record_loads_as_the_current_version() -> None:
 
 
 def test_version_5_record_loads_as_the_current_version() -> None:
-    """A version-5 record (before per-item scores) reads as version 6, ``per_item`` None."""
+    """A version-5 record (before per-item scores) reads as version 7, ``per_item`` None."""
     upgraded = upgrade_record(run_record(schema_version=5))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 6
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
     assert upgraded["per_item"] is None and set(upgraded) == _keys(RunRecord)
 
 

@@ -54,3 +54,6 @@ main.add_command(submit)
 from embharness.commands.plan import plan  # noqa: E402
 
 main.add_command(plan)
+from embharness.commands.status import status  # noqa: E402
+
+main.add_command(status)

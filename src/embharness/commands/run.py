@@ -83,6 +83,20 @@ def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
     default=None,
     help="Cap each batch's padded tokens (longest text × rows); batch_size stays the row cap.",
 )
+@click.option(
+    "--launcher",
+    type=click.Choice(["local", "slurm", "ray"]),
+    default=None,
+    help="Where the (model, task) jobs run [default: the sweep's launcher: block, else local].",
+)
+@click.option("--wait/--no-wait", default=True, help="slurm: follow the job array to its end.")
+@click.option("--partition", help="slurm: the partition.")
+@click.option("--gpus-per-job", type=float, default=None, help="slurm/ray: GPUs per job.")
+@click.option("--time-limit", type=int, default=None, help="slurm: minutes per job.")
+@click.option("--mem-gb", type=int, default=None, help="slurm: memory per job (GiB).")
+@click.option("--array-parallelism", type=int, default=None, help="slurm: concurrent jobs cap.")
+@click.option("--address", default=None, help="ray: cluster address (auto) [default: local].")
+@click.option("--lease-timeout", type=float, default=None, help="Seconds before a lease is stale.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(
     "--verbose", is_flag=True, help="Also show mteb's own progress bars, warnings and log lines."
@@ -103,6 +117,15 @@ def run(
     from_path: str | None,
     code_revision: str | None,
     max_batch_tokens: int | None,
+    launcher: str | None,
+    wait: bool,
+    partition: str | None,
+    gpus_per_job: float | None,
+    time_limit: int | None,
+    mem_gb: int | None,
+    array_parallelism: int | None,
+    address: str | None,
+    lease_timeout: float | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -132,7 +155,40 @@ def run(
         show_progress=configure_console(verbose, quiet, sys.stderr.isatty()),
     )
     runner = SweepRunner(sweep, options)
-    _print_table(runner, runner.run())
+    from embharness.run.launchers.settings import launch_settings
+
+    settings = launch_settings(
+        sweep,
+        launcher,
+        wait=wait,
+        partition=partition,
+        gpus_per_job=gpus_per_job,
+        time_limit=time_limit,
+        mem_gb=mem_gb,
+        array_parallelism=array_parallelism,
+        address=address,
+        lease_timeout=lease_timeout,
+    )
+    if settings.launcher == "local":
+        _print_table(runner, runner.run())
+        return
+    from embharness.run.launchers.base import launch
+
+    result = launch(runner, settings, lambda line: click.echo(line, err=True))
+    _print_launch(result)
+
+
+def _print_launch(result: object) -> None:
+    """The outcome table of a launch, then its failures; exit 1 when any job failed."""
+    for o in getattr(result, "outcomes", []):
+        score = f"{o['main_score']:.4f}" if o["main_score"] is not None else "—"
+        click.echo(f"{o['model']:45} {o['task']:34} {o['dim']:>5} {score:>7}  {o['status']}")
+    failures = getattr(result, "failures", [])
+    for line in failures:
+        click.echo(f"FAILED {line}", err=True)
+    if failures:
+        click.echo(f"{len(failures)} job(s) failed", err=True)
+        sys.exit(1)
 
 
 @click.command()

@@ -28,6 +28,7 @@ from embharness.report.intervals import CISettings, Intervals
 from embharness.report.markdown import render_markdown
 from embharness.report.published import MTEB_RESULTS, Published, load_published
 from embharness.report.results_table import comparison_frame, scores_frame
+from embharness.report.retention import retention_section
 from embharness.report.settings import settings_table
 from embharness.report.subsets import subset_tables, subsets_frame
 from embharness.results.frame import runs_frame, task_frame
@@ -234,6 +235,7 @@ def build_report(
         *_harness_prompts_section(runs),
         *_cell_sections(cells, published, tolerance, intervals),
         *_others_section(cells, intervals),
+        *retention_section(runs, out_dir / "plots"),
         Section("Plots", plots=made),
     ]
     intro = _intro(Path(results_dir), tolerance, ci)

@@ -89,6 +89,8 @@ class CellFacts:
     main_score: float
     search: str | None = None
     items: PerItemScores | None = None
+    precision: str = "float32"
+    rescore_top_k: int | None = None
 
 
 def _per_item_section(facts: CellFacts) -> PerItemSection:
@@ -154,6 +156,8 @@ def _settings_section(facts: CellFacts) -> SettingsSection:
         "max_length": facts.max_length,
         "model_loaded": loaded,
         "search": facts.search,
+        "precision": facts.precision,
+        "rescore_top_k": facts.rescore_top_k,
     }
 
 

@@ -24,6 +24,11 @@ Versions:
   when the task type has no per-item unit), ``unit`` (query, pair, sentence), ``statistic``
   (how the main score is computed from the items: mean, spearman, …), ``n_items``, and
   ``reason`` (why there are none, e.g. a classifier fitted on the train split).
+- 7: adds ``settings.precision``, the precision a cell's vectors were ranked at (``float32``
+  for a plain cell; ``float16``, ``int8``, ``ubinary``, ``binary-rescore`` for a precision grid
+  point, ``run.grid``; its ``settings.search`` then names the same precision) and
+  ``settings.rescore_top_k`` (the Hamming candidates rescored in float32; None but for
+  ``binary-rescore``). Issue 13's launcher fields are version 7 too.
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class GitState(TypedDict):
@@ -90,6 +95,8 @@ class SettingsSection(TypedDict):
     max_length: int
     model_loaded: bool
     search: str | None
+    precision: str | None
+    rescore_top_k: int | None
 
 
 class TimingSection(TypedDict):

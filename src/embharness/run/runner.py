@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,10 @@ from embharness.results.per_query import (
 from embharness.results.record import CellFacts, build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
+from embharness.run.ann import search_label
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
+from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
+from embharness.run.leases import DEFAULT_TIMEOUT_S, acquire, clear_failure, write_failure
 from embharness.run.predictions import UNUSED_FOLDER, captured_predictions
 from embharness.run.search import search_model
 from embharness.run.sweep import Sweep, TaskEntry
@@ -60,6 +64,7 @@ class CellOutcome:
     main_score: float | None = None
     wall_s: float = 0.0
     record: dict[str, Any] = field(default_factory=dict)
+    precision: str = "float32"
 
 
 @dataclass
@@ -99,6 +104,8 @@ def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
         if spec.strip_whitespace != published.strip_whitespace
         else None,
         "task_adapters": _task_adapter_label(spec.prompts, published.prompts, task.name),
+        # ANN search changes scores: backend and parameters (exact search names none).
+        "search": search_label(model.entry.settings.search, model.entry.settings.search_params),
     }
 
 
@@ -144,7 +151,10 @@ class SweepRunner:
         self.store = ResultsStore(options.results_dir)
         self.cache = EmbeddingCache(options.cache_dir) if options.cache_dir else None
         self.tasks = TaskLoader()
-        self.total = sum(len(m.dims) for m in self.models) * len(sweep.tasks)
+        self.total = sum(
+            len(m.dims) * (1 + len(grid_precisions(m.entry.settings.precisions)))
+            for m in self.models
+        ) * len(sweep.tasks)
         self.done = 0
 
     def run(self) -> list[CellOutcome]:
@@ -158,6 +168,45 @@ class SweepRunner:
             backend = LazyBackend(model.info, functools.partial(self._load, model))
             for task in self.sweep.tasks:
                 outcomes.extend(self._run_task(model, backend, task))
+        return outcomes
+
+    def find_job(self, model_name: str, task_name: str) -> tuple[PreparedModel, TaskEntry]:
+        """The prepared model and task entry of one (model, task) job of this sweep."""
+        model = next((m for m in self.models if m.spec.name == model_name), None)
+        task = next((t for t in self.sweep.tasks if t.name == task_name), None)
+        if model is None or task is None:
+            raise HarnessError(
+                f"job {model_name} × {task_name} is not in this sweep",
+                "check the sweep file and its --models/--tasks filters",
+            )
+        return model, task
+
+    def run_job(
+        self,
+        model_name: str,
+        task_name: str,
+        launcher: str = "local",
+        job_id: str | None = None,
+        lease_timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> list[CellOutcome]:
+        """Run ONE (model, task) job, every dim from one encode, under the job's lease.
+
+        A live lease held by another worker makes every cell ``running elsewhere``; a failure
+        writes the job's failure file (first error line, log path) and re-raises.
+        """
+        model, task = self.find_job(model_name, task_name)
+        root = self.options.results_dir
+        lease = acquire(root, model_name, task_name, launcher, job_id, lease_timeout_s)
+        if lease is None:
+            return [CellOutcome(model_name, task_name, d, "running elsewhere") for d in model.dims]
+        with lease:
+            backend = LazyBackend(model.info, functools.partial(self._load, model))
+            try:
+                outcomes = self._run_task(model, backend, task)
+            except Exception as exc:
+                write_failure(root, model_name, task_name, exc, os.environ.get("EMBHARNESS_LOG"))
+                raise
+            clear_failure(root, model_name, task_name)
         return outcomes
 
     def _load(self, model: PreparedModel) -> Backend:
@@ -191,6 +240,29 @@ class SweepRunner:
                 outcomes.append(CellOutcome(model.spec.name, task.name, dim, "skipped"))
                 continue
             outcomes.append(self._run_cell(model, backend, task, dim, meta))
+        return outcomes + self._run_grid(model, backend, task)
+
+    def _run_grid(self, model: PreparedModel, backend: LazyBackend, task: TaskEntry) -> list:
+        """The task's precision grid points, after its float32 cells filled the cache."""
+        settings = model.entry.settings
+        precisions = grid_precisions(settings.precisions)
+        cap = task.max_samples or settings.max_samples
+        if not precisions or not applies(self.tasks.get(task, cap)):
+            self.done += len(precisions) * len(model.dims)
+            return []
+        outcomes = []
+        for precision in precisions:
+            extra = grid_identity(precision, settings.rescore_top_k)
+            for dim in model.dims:
+                self.done += 1
+                meta = model.spec.to_model_meta(dim, **_identity(model, task), **extra)
+                if self._should_skip(meta, task, self.tasks.splits(task)):
+                    outcomes.append(
+                        CellOutcome(model.spec.name, task.name, dim, "skipped", precision=precision)
+                    )
+                    continue
+                outcome = self._run_cell(model, backend, task, dim, meta, precision)
+                outcomes.append(dataclasses.replace(outcome, precision=precision))
         return outcomes
 
     def _run_cell(
@@ -200,6 +272,7 @@ class SweepRunner:
         task: TaskEntry,
         dim: int,
         meta: ModelMeta,
+        precision: str | None = None,
     ) -> CellOutcome:
         import mteb
 
@@ -218,7 +291,11 @@ class SweepRunner:
         )
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
         # Retrieval: mteb's own search, or an exact faiss index as its index_backend.
-        evaluated, search = search_model(encoder, task_obj, model.entry.settings.search)
+        settings = model.entry.settings
+        evaluated, search = search_model(encoder, task_obj, settings.search, settings.search_params)
+        if precision:  # a grid point: the quantised index ranks the cached vectors
+            top_k = model.entry.settings.rescore_top_k
+            evaluated, search = grid_search(encoder, task_obj, precision, top_k), precision
         start = time.perf_counter()
         with self._cell_bar(encoder.label) as bar, captured_predictions(task_obj) as predictions:
             encoder.engine.progress = bar
@@ -241,7 +318,9 @@ class SweepRunner:
         facts = _cell_facts(
             model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
         )
-        record = build_record(dataclasses.replace(facts, items=items))
+        top_k = model.entry.settings.rescore_top_k
+        grid = grid_identity(precision, top_k) if precision else {"precision": "float32"}
+        record = build_record(dataclasses.replace(facts, items=items, **grid))
         self.store.write(task_result, meta, record, items)
         self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
         return CellOutcome(

@@ -1,4 +1,4 @@
-"""How a retrieval cell ranks its corpus: mteb's own search, or an exact faiss index.
+"""How a retrieval cell ranks its corpus: mteb's own search, an exact or an ANN faiss index.
 
 The faiss path is mteb's extension point, ``SearchEncoderWrapper(index_backend=...)`` with
 mteb's ``FaissSearchIndex`` (``IndexFlatIP`` on L2-normalised vectors for cosine models: exact,
@@ -30,19 +30,31 @@ if TYPE_CHECKING:
 INDEXED_TYPES = frozenset({"Retrieval"})
 
 
-def search_model(encoder: HarnessEncoder, task: AbsTask, search: str) -> tuple[Any, str | None]:
+def search_model(
+    encoder: HarnessEncoder,
+    task: AbsTask,
+    search: str,
+    params: dict[str, int] | None = None,
+) -> tuple[Any, str | None]:
     """What to hand ``mteb.evaluate`` for ``task``, and the search backend it will use.
 
     The backend is None for a task without a search (not an ``AbsTaskRetrieval``), ``mteb``
-    where mteb wraps the encoder itself, ``faiss`` where the corpus goes into a faiss index.
+    where mteb wraps the encoder itself, ``faiss`` where the corpus goes into an exact faiss
+    index, ``faiss-hnsw``/``faiss-ivfpq`` for an approximate one (``run/ann.py``, ``params``
+    as ``check_search_params`` filled them).
     """
     from mteb.abstasks import AbsTaskRetrieval
 
     if not isinstance(task, AbsTaskRetrieval):
         return encoder, None
-    if search != "faiss" or task.metadata.type not in INDEXED_TYPES:
+    if search == "mteb" or task.metadata.type not in INDEXED_TYPES:
         return encoder, "mteb"
-    return faiss_search(encoder), "faiss"
+    if search == "faiss":
+        return faiss_search(encoder), "faiss"
+    from embharness.run.ann import ann_index, check_search_params
+
+    full = check_search_params(search, params) or {}
+    return _indexed_search_class()(encoder, index_backend=ann_index(search, full, encoder)), search
 
 
 def faiss_search(encoder: Any) -> Any:

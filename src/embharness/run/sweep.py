@@ -10,6 +10,7 @@ import yaml
 
 from embharness.errors import HarnessError
 from embharness.models.attention import check_attn_implementation
+from embharness.run.ann import check_search_params
 
 SETTING_KEYS = {
     "batch_size",
@@ -19,9 +20,12 @@ SETTING_KEYS = {
     "max_samples",
     "device",
     "search",
+    "search_params",
     "attn_implementation",
+    "precisions",
+    "rescore_top_k",
 }
-SEARCH_BACKENDS = ("mteb", "faiss")
+SEARCH_BACKENDS = ("mteb", "faiss", "faiss-hnsw", "faiss-ivfpq")
 MODEL_KEYS = SETTING_KEYS | {
     "name",
     "dims",
@@ -37,7 +41,7 @@ MODEL_KEYS = SETTING_KEYS | {
     "strip_whitespace",
 }
 TASK_KEYS = {"name", "splits", "subsets", "languages", "max_length", "max_samples"}
-TOP_KEYS = {"name", "description", "settings", "models", "tasks", "groups"}
+TOP_KEYS = {"name", "description", "settings", "models", "tasks", "groups", "launcher"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,12 @@ class Settings:
     max_samples: int | None = None
     device: str | None = None
     search: str = "mteb"
+    # ANN backends' parameters, defaults filled (run/ann.py); None for exact search.
+    search_params: dict[str, int] | None = None
     attn_implementation: str = "auto"
+    # Precision grid (run/grid.py): extra points from the cached float32 vectors.
+    precisions: tuple[str, ...] = ("float32",)
+    rescore_top_k: int = 40
 
     def merged(self, overrides: dict[str, Any]) -> Settings:
         """These settings with the non-null overrides applied."""
@@ -76,8 +85,27 @@ class Settings:
                 f"search must be one of {', '.join(SEARCH_BACKENDS)}, got {values['search']!r}",
                 "e.g. search: mteb (mteb's own search) or search: faiss (exact faiss index)",
             )
+        if "search" in overrides and "search_params" not in overrides:
+            values["search_params"] = None  # another backend: its own defaults
+        values["search_params"] = check_search_params(values["search"], values["search_params"])
         check_attn_implementation(values["attn_implementation"])
+        values["precisions"] = _check_precisions(values["precisions"])
+        _check_positive("rescore_top_k", values["rescore_top_k"])
         return Settings(**values)
+
+
+def _check_precisions(raw: Any) -> tuple[str, ...]:
+    """The grid's precisions as a tuple, each one known (one-line error otherwise)."""
+    from embharness.encoding.quantize import check_precision
+
+    if isinstance(raw, str) or not isinstance(raw, list | tuple) or not raw:
+        raise HarnessError(
+            f"precisions must be a non-empty list, got {raw!r}",
+            "e.g. precisions: [float32, int8, ubinary, binary-rescore]",
+        )
+    for precision in raw:
+        check_precision(str(precision))
+    return tuple(dict.fromkeys(str(p) for p in raw))
 
 
 def _check_positive(key: str, value: Any) -> None:
@@ -133,6 +161,7 @@ class Sweep:
     source: Path | None = None
     description: str = ""
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    launcher: dict[str, Any] = field(default_factory=dict)  # launchers/settings.py checks it
 
 
 def _fail(where: str, problem: str, fix: str) -> HarnessError:
@@ -258,6 +287,8 @@ def _expand_groups(raw_tasks: list, groups: dict[str, list]) -> list:
 
 def parse_sweep(data: Any, source: Path | None = None) -> Sweep:
     """Validate a parsed YAML document into a ``Sweep`` (names are checked by the runner)."""
+    from embharness.run.launchers.settings import check_block
+
     where = str(source or "sweep")
     if not isinstance(data, dict):
         raise _fail(
@@ -281,6 +312,7 @@ def parse_sweep(data: Any, source: Path | None = None) -> Sweep:
             name: tuple(_as_entry(f"groups.{name}", t)["name"] for t in items)
             for name, items in groups.items()
         },
+        launcher=check_block(where, data.get("launcher")),
     )
 
 

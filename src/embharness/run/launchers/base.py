@@ -1,0 +1,80 @@
+"""Dispatch a sweep's pending (model, task) jobs to a launcher and summarise the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embharness.errors import HarnessError
+from embharness.run.launchers import LAUNCHERS
+from embharness.run.launchers.jobs import JobSpec, pending_jobs
+from embharness.run.launchers.settings import LaunchSettings
+from embharness.run.runner import SweepRunner
+
+
+@dataclass
+class LaunchResult:
+    """What a launch did: per-cell outcomes (dicts), failed jobs, and the job ids submitted."""
+
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    job_ids: list[str] = field(default_factory=list)
+
+
+def launch(
+    runner: SweepRunner, settings: LaunchSettings, say: Callable[[str], None]
+) -> LaunchResult:
+    """Send every pending job of ``runner``'s sweep to ``settings.launcher``."""
+    if settings.launcher not in LAUNCHERS:
+        raise HarnessError(
+            f"unknown launcher {settings.launcher!r}", f"use one of {', '.join(LAUNCHERS)}"
+        )
+    runner.store.check_writable()
+    jobs = pending_jobs(runner)
+    specs = [
+        JobSpec(runner.sweep, runner.options, m, t, settings.launcher, settings.lease_timeout_s)
+        for m, t in jobs
+    ]
+    say(f"{len(specs)} pending (model, task) jobs on launcher {settings.launcher}")
+    if not specs:
+        return LaunchResult()
+    if settings.launcher == "slurm":
+        return _slurm(specs, runner.options.results_dir, settings, say)
+    return _ray(specs, settings)
+
+
+def _slurm(
+    specs: list[JobSpec], results_dir: Path, settings: LaunchSettings, say: Callable[[str], None]
+) -> LaunchResult:
+    from embharness.run.launchers import slurm
+
+    folder = Path(results_dir) / "_embharness" / "submitit"
+    handles = slurm.submit(specs, folder, settings.slurm)
+    ids = [str(h.job_id) for h in handles]
+    if not settings.wait:
+        first = ids[0].split("_")[0]
+        say(
+            f"submitted job array {first} ({len(ids)} jobs); logs in {folder}. Follow it with "
+            f"`embharness status SWEEP --results-dir {results_dir}`, `squeue -j {first}` or "
+            f"`sacct -j {first}`"
+        )
+        return LaunchResult(job_ids=ids)
+    outcomes, failed = slurm.follow(handles)
+    by_job = {id(h): s for h, s in zip(handles, specs, strict=True)}
+    return LaunchResult(outcomes, [_failure_line(by_job[id(j)], (j, e)) for j, e in failed], ids)
+
+
+def _ray(specs: list[JobSpec], settings: LaunchSettings) -> LaunchResult:
+    from embharness.run.launchers import ray_launcher
+
+    refs = ray_launcher.submit(specs, settings.ray)
+    outcomes, failed = ray_launcher.follow(refs)
+    by_ref = {id(r): s for r, s in zip(refs, specs, strict=True)}
+    lines = [_failure_line(by_ref[id(ref)], (ref, err)) for ref, err in failed]
+    return LaunchResult(outcomes, lines, [r.hex() for r in refs])
+
+
+def _failure_line(spec: JobSpec, failed: tuple[Any, str]) -> str:
+    return f"{spec.model} × {spec.task}: {failed[1]}"

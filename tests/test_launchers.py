@@ -1,0 +1,117 @@
+"""submitit (local executor) and Ray (local instance) started at once on one results folder:
+every job runs exactly once, the scores equal a local run's, and `status` follows the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from embharness.cli import main
+from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.sweep import load_sweep
+
+BODY = """
+models:
+  - name: sentence-transformers/all-MiniLM-L6-v2
+    dims: [64, 384]
+settings:
+  batch_size: 32
+tasks:
+  - name: PythonStdlibDocstringRetrieval
+    max_samples: 40
+  - name: HumanEvalRetrievalOffline
+    max_samples: 40
+"""
+LAUNCHERS = {
+    "slurm": "launcher:\n  name: slurm\n  cluster: local\n",
+    "ray": "launcher:\n  name: ray\n  num_cpus: 2\n",
+}
+
+
+def _scores(results: Path) -> dict[str, dict]:
+    return {
+        str(p.relative_to(results)): json.loads(p.read_text())["scores"]
+        for p in sorted(results.rglob("*.json"))
+        if p.name != "model_meta.json" and "_embharness" not in p.parts
+    }
+
+
+def _start(sweep: Path, results: Path, cache: Path) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "embharness"
+    args = [str(exe), "run", str(sweep), "--results-dir", str(results), "--cache-dir", str(cache)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen(
+        [*args, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
+
+
+def _status(sweep: Path, results: Path) -> str:
+    out = CliRunner().invoke(main, ["status", str(sweep), "--results-dir", str(results)])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+@pytest.fixture(scope="module")
+def shared_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("launchers")
+    sweeps = {}
+    for name, block in LAUNCHERS.items():
+        sweeps[name] = root / f"{name}.yaml"
+        sweeps[name].write_text(BODY + block)
+    results, cache = root / "results", root / "cache"
+    procs = {name: _start(sweep, results, cache) for name, sweep in sweeps.items()}
+    screens = []
+    while any(p.poll() is None for p in procs.values()):
+        screens.append(_status(sweeps["slurm"], results))
+        time.sleep(1.0)
+    outputs = {name: p.communicate() for name, p in procs.items()}
+    local = root / "local"
+    SweepRunner(
+        load_sweep(sweeps["slurm"]), RunOptions(local, root / "lc", show_progress=False)
+    ).run()
+    return {
+        "root": root,
+        "results": results,
+        "local": local,
+        "outputs": outputs,
+        "procs": procs,
+        "screens": screens,
+        "sweep": sweeps["slurm"],
+    }
+
+
+def test_both_launchers_succeed_and_every_job_runs_exactly_once(shared_run: dict) -> None:
+    ran: dict[tuple[str, str], int] = {}
+    for name, (out, err) in shared_run["outputs"].items():
+        assert shared_run["procs"][name].returncode == 0, err[-2000:]
+        for line in out.splitlines():
+            fields = line.split()
+            if fields and fields[-1] == "ran":
+                key = (fields[1], fields[2])
+                ran[key] = ran.get(key, 0) + 1
+    expected = {
+        (t, d)
+        for t in ("PythonStdlibDocstringRetrieval", "HumanEvalRetrievalOffline")
+        for d in ("64", "384")
+    }
+    assert set(ran) == expected and set(ran.values()) == {1}
+
+
+def test_scores_equal_a_local_run_exactly(shared_run: dict) -> None:
+    shared, local = _scores(shared_run["results"]), _scores(shared_run["local"])
+    assert len(local) == 4 and shared == local
+    assert not [p for p in shared_run["results"].rglob("*") if ".tmp" in p.name]
+
+
+def test_status_showed_running_and_pending_then_all_done(shared_run: dict) -> None:
+    seen = "\n".join(shared_run["screens"])
+    assert " running " in seen
+    final = _status(shared_run["sweep"], shared_run["results"])
+    assert "total 4 cells: 4 done, 0 running, 0 failed, 0 pending" in final

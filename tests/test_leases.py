@@ -1,0 +1,76 @@
+"""Leases per (model, task) job: exclusive, refreshed by a heartbeat, stale ones taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from embharness.run.leases import (
+    acquire,
+    clear_failure,
+    is_stale,
+    lease_folder,
+    read_failure,
+    read_lease,
+    write_failure,
+)
+
+
+def test_a_live_lease_excludes_a_second_worker_until_released(tmp_path: Path) -> None:
+    lease = acquire(tmp_path, "m", "t", "ray", "job-1", timeout_s=60)
+    assert lease is not None
+    held = read_lease(tmp_path, "m", "t")
+    assert held is not None and held["pid"] == os.getpid() and held["job_id"] == "job-1"
+    assert acquire(tmp_path, "m", "t", timeout_s=60) is None
+    assert acquire(tmp_path, "m", "other-task", timeout_s=60) is not None  # other job: free
+    lease.release()
+    assert read_lease(tmp_path, "m", "t") is None
+    again = acquire(tmp_path, "m", "t", timeout_s=60)
+    assert again is not None
+    again.release()
+
+
+def test_the_heartbeat_keeps_a_lease_fresh(tmp_path: Path) -> None:
+    with acquire(tmp_path, "m", "t", timeout_s=0.4) as lease:  # type: ignore[union-attr]
+        first = lease.payload["started"]
+        deadline = time.time() + 10
+        while read_lease(tmp_path, "m", "t")["heartbeat"] == first:  # type: ignore[index]
+            assert time.time() < deadline, "no heartbeat written"
+            time.sleep(0.05)
+        assert acquire(tmp_path, "m", "t", timeout_s=0.4) is None
+
+
+def test_a_stale_lease_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["sleep", "30"])
+    dead.send_signal(signal.SIGKILL)
+    dead.wait()
+    folder = lease_folder(tmp_path)
+    folder.mkdir(parents=True)
+    lease = acquire(tmp_path, "m", "t", timeout_s=60)
+    assert lease is not None
+    lease._stop.set()  # simulate the kill: the heartbeat stops, the file stays
+    assert lease._thread is not None
+    lease._thread.join()
+    stale = {**lease.payload, "pid": dead.pid, "heartbeat": time.time() - 1.0}
+    lease.path.write_text(json.dumps(stale))
+    assert acquire(tmp_path, "m", "t", timeout_s=60) is None  # 1 s old: still live at 60 s
+    assert is_stale(stale, timeout_s=0.5)
+    taken = acquire(tmp_path, "m", "t", "slurm", "job-2", timeout_s=0.5)
+    assert taken is not None
+    now = read_lease(tmp_path, "m", "t")
+    assert now is not None and now["pid"] == os.getpid() and now["job_id"] == "job-2"
+    taken.release()
+    assert list(folder.iterdir()) == []  # no stale copy left behind
+
+
+def test_a_failure_file_keeps_the_first_error_line_and_log(tmp_path: Path) -> None:
+    write_failure(tmp_path, "m", "t", ValueError("bad vector\nmore detail"), "/logs/1.err")
+    failure = read_failure(tmp_path, "m", "t")
+    assert failure is not None
+    assert failure["error"] == "ValueError: bad vector" and failure["log"] == "/logs/1.err"
+    clear_failure(tmp_path, "m", "t")
+    assert read_failure(tmp_path, "m", "t") is None
