@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -102,6 +103,24 @@ def test_both_launchers_succeed_and_every_job_runs_exactly_once(shared_run: dict
         for d in ("64", "384")
     }
     assert set(ran) == expected and set(ran.values()) == {1}
+
+
+def test_records_name_launcher_job_and_host(shared_run: dict) -> None:
+    """Schema 7: each cell's record names the launcher that ran it, its job id and the host;
+    both dims of a (model, task) job come from one job."""
+    records = [
+        json.loads(p.read_text())
+        for p in shared_run["results"].rglob("_embharness/*.json")
+        if p.parent.name == "_embharness"
+    ]
+    launches = [r["launch"] for r in records if r.get("launch")]
+    assert len(launches) == 4
+    assert {launch["launcher"] for launch in launches} <= {"slurm", "ray"}
+    assert all(launch["job_id"] and launch["host"] == socket.gethostname() for launch in launches)
+    per_task: dict[str, set[str]] = {}
+    for record in records:
+        per_task.setdefault(record["task"]["name"], set()).add(record["launch"]["job_id"])
+    assert all(len(ids) == 1 for ids in per_task.values())
 
 
 def test_scores_equal_a_local_run_exactly(shared_run: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from test_report_fixtures import run_record
@@ -53,6 +54,8 @@ def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
     assert per_item["file"] == f"{TASK}.items.parquet" and per_item["unit"] == "query"
     assert (run_record_path(result).parent / per_item["file"]).is_file()
     assert per_item["statistic"] == "mean" and per_item["reason"] is None
+    # schema 7: a plain run is the local launcher, no job id, on this host
+    assert stored["launch"] == {"launcher": "local", "job_id": None, "host": socket.gethostname()}
 
 
 def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import socket
 import subprocess
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,7 @@ from embharness.results.per_query import PerItemScores
 from embharness.results.schema import (
     SCHEMA_VERSION,
     GitState,
+    LaunchSection,
     ModelSection,
     PerItemSection,
     RunRecord,
@@ -91,6 +93,8 @@ class CellFacts:
     items: PerItemScores | None = None
     precision: str = "float32"
     rescore_top_k: int | None = None
+    launcher: str = "local"
+    job_id: str | None = None
 
 
 def _per_item_section(facts: CellFacts) -> PerItemSection:
@@ -161,6 +165,10 @@ def _settings_section(facts: CellFacts) -> SettingsSection:
     }
 
 
+def _launch_section(facts: CellFacts) -> LaunchSection:
+    return {"launcher": facts.launcher, "job_id": facts.job_id, "host": socket.gethostname()}
+
+
 def build_record(facts: CellFacts) -> RunRecord:
     """The run record of one cell (``results.schema`` documents it; the store writes it)."""
     stats, wall = facts.stats, facts.wall_s
@@ -181,4 +189,5 @@ def build_record(facts: CellFacts) -> RunRecord:
         "truncated_texts": stats.truncated,
         "main_score": facts.main_score,
         "per_item": _per_item_section(facts),
+        "launch": _launch_section(facts),
     }

@@ -28,7 +28,9 @@ Versions:
   for a plain cell; ``float16``, ``int8``, ``ubinary``, ``binary-rescore`` for a precision grid
   point, ``run.grid``; its ``settings.search`` then names the same precision) and
   ``settings.rescore_top_k`` (the Hamming candidates rescored in float32; None but for
-  ``binary-rescore``). Issue 13's launcher fields are version 7 too.
+  ``binary-rescore``), and ``launch``: how the cell's job ran, ``launcher`` (``local``,
+  ``slurm``, ``ray``), ``job_id`` (the SLURM array task or Ray task id; None locally) and
+  ``host`` (the machine that computed it); None in older records.
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -124,6 +126,14 @@ class PerItemSection(TypedDict):
     reason: str | None
 
 
+class LaunchSection(TypedDict):
+    """How the cell's (model, task) job ran: the launcher, its job id and the host."""
+
+    launcher: str
+    job_id: str | None
+    host: str
+
+
 class RunRecord(TypedDict):
     """The run record of one (model, task, dim) cell."""
 
@@ -139,6 +149,7 @@ class RunRecord(TypedDict):
     truncated_texts: int
     main_score: float
     per_item: PerItemSection
+    launch: LaunchSection
 
 
 SECTIONS: dict[str, type] = {
@@ -149,6 +160,7 @@ SECTIONS: dict[str, type] = {
     "timing": TimingSection,
     "cache": CacheSection,
     "per_item": PerItemSection,
+    "launch": LaunchSection,
 }
 
 

@@ -156,6 +156,7 @@ class SweepRunner:
             for m in self.models
         ) * len(sweep.tasks)
         self.done = 0
+        self.launch: tuple[str, str | None] = ("local", None)  # (launcher, job id): run_job
 
     def run(self) -> list[CellOutcome]:
         """Run every cell; returns one outcome per cell."""
@@ -199,6 +200,7 @@ class SweepRunner:
         lease = acquire(root, model_name, task_name, launcher, job_id, lease_timeout_s)
         if lease is None:
             return [CellOutcome(model_name, task_name, d, "running elsewhere") for d in model.dims]
+        self.launch = (launcher, job_id)
         with lease:
             backend = LazyBackend(model.info, functools.partial(self._load, model))
             try:
@@ -320,7 +322,11 @@ class SweepRunner:
         )
         top_k = model.entry.settings.rescore_top_k
         grid = grid_identity(precision, top_k) if precision else {"precision": "float32"}
-        record = build_record(dataclasses.replace(facts, items=items, **grid))
+        record = build_record(
+            dataclasses.replace(
+                facts, items=items, **grid, launcher=self.launch[0], job_id=self.launch[1]
+            )
+        )
         self.store.write(task_result, meta, record, items)
         self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
         return CellOutcome(
