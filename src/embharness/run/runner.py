@@ -109,9 +109,10 @@ def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
     }
 
 
-def cell_model_meta(model: PreparedModel, task: TaskEntry, dim: int) -> ModelMeta:
-    """The mteb ``ModelMeta`` that names a cell's result folder (dim and experiment identity)."""
-    return model.spec.to_model_meta(dim, **_identity(model, task))
+def cell_model_meta(model: PreparedModel, task: TaskEntry, dim: int, **extra: Any) -> ModelMeta:
+    """The mteb ``ModelMeta`` that names a cell's result folder (dim and experiment identity;
+    ``extra``: a precision grid point's additions, ``run.grid.grid_identity``)."""
+    return model.spec.to_model_meta(dim, **_identity(model, task), **extra)
 
 
 def _task_adapter_label(prompts: PromptTable, published: PromptTable, task: str) -> str | None:
@@ -257,14 +258,13 @@ class SweepRunner:
             extra = grid_identity(precision, settings.rescore_top_k)
             for dim in model.dims:
                 self.done += 1
-                meta = model.spec.to_model_meta(dim, **_identity(model, task), **extra)
+                meta = cell_model_meta(model, task, dim, **extra)
                 if self._should_skip(meta, task, self.tasks.splits(task)):
                     outcomes.append(
                         CellOutcome(model.spec.name, task.name, dim, "skipped", precision=precision)
                     )
                     continue
-                outcome = self._run_cell(model, backend, task, dim, meta, precision)
-                outcomes.append(dataclasses.replace(outcome, precision=precision))
+                outcomes.append(self._run_cell(model, backend, task, dim, meta, precision))
         return outcomes
 
     def _run_cell(
@@ -294,10 +294,13 @@ class SweepRunner:
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
         # Retrieval: mteb's own search, or an exact faiss index as its index_backend.
         settings = model.entry.settings
-        evaluated, search = search_model(encoder, task_obj, settings.search, settings.search_params)
         if precision:  # a grid point: the quantised index ranks the cached vectors
-            top_k = model.entry.settings.rescore_top_k
-            evaluated, search = grid_search(encoder, task_obj, precision, top_k), precision
+            evaluated = grid_search(encoder, task_obj, precision, settings.rescore_top_k)
+            search: str | None = precision
+        else:
+            evaluated, search = search_model(
+                encoder, task_obj, settings.search, settings.search_params
+            )
         start = time.perf_counter()
         with self._cell_bar(encoder.label) as bar, captured_predictions(task_obj) as predictions:
             encoder.engine.progress = bar
@@ -320,8 +323,11 @@ class SweepRunner:
         facts = _cell_facts(
             model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
         )
-        top_k = model.entry.settings.rescore_top_k
-        grid = grid_identity(precision, top_k) if precision else {"precision": "float32"}
+        grid = (
+            grid_identity(precision, settings.rescore_top_k)
+            if precision
+            else {"precision": "float32"}
+        )
         record = build_record(
             dataclasses.replace(
                 facts, items=items, **grid, launcher=self.launch[0], job_id=self.launch[1]
@@ -330,7 +336,14 @@ class SweepRunner:
         self.store.write(task_result, meta, record, items)
         self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
         return CellOutcome(
-            model.spec.name, task.name, dim, "ran", record["main_score"], wall, dict(record)
+            model.spec.name,
+            task.name,
+            dim,
+            "ran",
+            record["main_score"],
+            wall,
+            dict(record),
+            precision or "float32",
         )
 
     def _cell_bar(self, label: str) -> tqdm:
