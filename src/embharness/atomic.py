@@ -17,7 +17,8 @@ from embharness.errors import HarnessError
 TMP_SUFFIX = ".tmp"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -33,7 +34,7 @@ def clean_stale_temp_files(root: Path) -> int:
     for tmp in root.rglob(f".*{TMP_SUFFIX}") if root.exists() else []:
         parts = tmp.name.rsplit(".", 3)
         pid = int(parts[-3]) if len(parts) == 4 and parts[-3].isdigit() else None
-        if pid is not None and not _pid_alive(pid):
+        if pid is not None and not pid_alive(pid):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -148,13 +148,6 @@ def run(
     sweep = with_overrides(
         sweep, from_path, adapter, merge_adapter, code_revision, max_batch_tokens
     )
-    options = RunOptions(
-        results_dir,
-        None if no_cache else (cache_dir or embedding_cache_dir()),
-        overwrite,
-        show_progress=configure_console(verbose, quiet, sys.stderr.isatty()),
-    )
-    runner = SweepRunner(sweep, options)
     from embharness.run.launchers.settings import launch_settings
 
     settings = launch_settings(
@@ -169,6 +162,14 @@ def run(
         address=address,
         lease_timeout=lease_timeout,
     )
+    options = RunOptions(
+        results_dir,
+        None if no_cache else (cache_dir or embedding_cache_dir()),
+        overwrite,
+        show_progress=configure_console(verbose, quiet, sys.stderr.isatty()),
+        lease_timeout_s=settings.lease_timeout_s,
+    )
+    runner = SweepRunner(sweep, options)
     if settings.launcher == "local":
         _print_table(runner, runner.run())
         return

@@ -3,9 +3,11 @@
 A worker that wants to run a job creates ``<results>/_embharness/leases/<key>.json`` with
 ``O_EXCL`` (atomic on local and NFS v3+ filesystems), naming its host, pid, job id and launcher,
 and refreshes its ``heartbeat`` from a thread while the job runs. Another worker that finds a
-live lease skips the job ("running elsewhere"); a lease whose heartbeat is older than the
-timeout belongs to a dead worker and is taken over. A finished job removes its lease; a failed
-one leaves a failure file with the error's first line and the log path.
+live lease skips the job ("running elsewhere"). A lease is stale, and taken over, when its
+heartbeat is older than the timeout, at once when its holder ran on this host and its pid is
+gone, and at once for the job's own retry (a lease naming the retried job's id: Ray re-runs a
+task under its id, a resubmitted SLURM job names the job it replaces). A finished job removes its
+lease; a failed one leaves a failure file with the error's first line and the log path.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embharness.atomic import atomic_write_json
+from embharness.atomic import atomic_write_json, pid_alive
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -59,9 +61,13 @@ def read_failure(results_dir: Path, model: str, task: str) -> dict[str, Any] | N
 
 
 def is_stale(lease: dict[str, Any], timeout_s: float, now: float | None = None) -> bool:
-    """Whether a lease's heartbeat stopped more than ``timeout_s`` ago."""
+    """Whether a lease's holder is gone: its heartbeat stopped more than ``timeout_s`` ago, or
+    it ran on this host and its process no longer exists."""
     beat = float(lease.get("heartbeat", 0.0))
-    return (now if now is not None else time.time()) - beat > timeout_s
+    if (now if now is not None else time.time()) - beat > timeout_s:
+        return True
+    pid = lease.get("pid")
+    return lease.get("host") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid)
 
 
 @dataclass
@@ -137,8 +143,13 @@ def acquire(
     launcher: str = "local",
     job_id: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    retry_of: frozenset[str] = frozenset(),
 ) -> Lease | None:
-    """Take the job's lease (taking over a stale one), or None when a live worker holds it."""
+    """Take the job's lease (taking over a stale one), or None when a live worker holds it.
+
+    ``retry_of``: job ids this worker re-runs; their leases are taken over at once (their
+    holder was killed, or the launcher would not have retried it).
+    """
     folder = lease_folder(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{job_key(model, task)}.json"
@@ -147,7 +158,8 @@ def acquire(
         if _create(path, payload):
             return Lease(path, payload, interval_s=max(timeout_s / 4, 0.05)).start()
         held = _read(path)
-        if held is not None and not is_stale(held, timeout_s):
+        retried = held is not None and held.get("job_id") in retry_of
+        if held is not None and not retried and not is_stale(held, timeout_s):
             return None
         _take_over(path, held)
     return None

@@ -75,6 +75,7 @@ class RunOptions:
     cache_dir: Path | None
     overwrite: str = "missing"
     show_progress: bool = True
+    lease_timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 def _main_score(task_result: TaskResult) -> float:
@@ -160,7 +161,11 @@ class SweepRunner:
         self.launch: tuple[str, str | None] = ("local", None)  # (launcher, job id): run_job
 
     def run(self) -> list[CellOutcome]:
-        """Run every cell; returns one outcome per cell."""
+        """Run every cell, each (model, task) job under its lease; returns one outcome per cell.
+
+        A job whose lease another live worker holds (a launcher on the same results folder)
+        is left to it: its cells are ``running elsewhere``.
+        """
         self.store.check_writable()
         for folder in (self.options.results_dir, self.options.cache_dir):
             if folder is not None:
@@ -169,7 +174,7 @@ class SweepRunner:
         for model in self.models:
             backend = LazyBackend(model.info, functools.partial(self._load, model))
             for task in self.sweep.tasks:
-                outcomes.extend(self._run_task(model, backend, task))
+                outcomes.extend(self._run_leased(model, backend, task))
         return outcomes
 
     def find_job(self, model_name: str, task_name: str) -> tuple[PreparedModel, TaskEntry]:
@@ -189,27 +194,42 @@ class SweepRunner:
         task_name: str,
         launcher: str = "local",
         job_id: str | None = None,
-        lease_timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry_of: frozenset[str] = frozenset(),
     ) -> list[CellOutcome]:
         """Run ONE (model, task) job, every dim from one encode, under the job's lease.
 
-        A live lease held by another worker makes every cell ``running elsewhere``; a failure
-        writes the job's failure file (first error line, log path) and re-raises.
+        ``retry_of`` names the job ids this run replaces (their leases are taken over at once).
         """
         model, task = self.find_job(model_name, task_name)
-        root = self.options.results_dir
-        lease = acquire(root, model_name, task_name, launcher, job_id, lease_timeout_s)
-        if lease is None:
-            return [CellOutcome(model_name, task_name, d, "running elsewhere") for d in model.dims]
         self.launch = (launcher, job_id)
+        backend = LazyBackend(model.info, functools.partial(self._load, model))
+        return self._run_leased(model, backend, task, retry_of)
+
+    def _run_leased(
+        self,
+        model: PreparedModel,
+        backend: LazyBackend,
+        task: TaskEntry,
+        retry_of: frozenset[str] = frozenset(),
+    ) -> list[CellOutcome]:
+        """A job's cells under its lease. A live lease held by another worker makes every cell
+        ``running elsewhere``; a failure writes the job's failure file (first error line, log
+        path) and re-raises."""
+        root, name, task_name = self.options.results_dir, model.spec.name, task.name
+        launcher, job_id = self.launch
+        timeout = self.options.lease_timeout_s
+        lease = acquire(root, name, task_name, launcher, job_id, timeout, retry_of)
+        if lease is None:
+            self.done += len(model.dims)
+            self._say(f"{name} × {task_name}: running elsewhere (a live lease), left to it")
+            return [CellOutcome(name, task_name, d, "running elsewhere") for d in model.dims]
         with lease:
-            backend = LazyBackend(model.info, functools.partial(self._load, model))
             try:
                 outcomes = self._run_task(model, backend, task)
             except Exception as exc:
-                write_failure(root, model_name, task_name, exc, os.environ.get("EMBHARNESS_LOG"))
+                write_failure(root, name, task_name, exc, os.environ.get("EMBHARNESS_LOG"))
                 raise
-            clear_failure(root, model_name, task_name)
+            clear_failure(root, name, task_name)
         return outcomes
 
     def _load(self, model: PreparedModel) -> Backend:

@@ -56,7 +56,8 @@ def generic_spec(
     loader = _loader_for(folder, explicit)
     strip = loader == "sentence_transformers"
     return ModelSpec(
-        name=folder.resolve().name if folder else name,
+        # mteb names models organization/name: a local folder is local/<folder name>.
+        name=f"local/{folder.resolve().name}" if folder else name,
         revision="local" if folder and revision is None else revision,
         loader=loader,
         embed_dim=int(dim),
@@ -64,7 +65,7 @@ def generic_spec(
         max_tokens=512,
         default_max_length=512,
         pooling=pooling,
-        license="unknown",
+        license="not specified",  # mteb's word for it
         local_path=str(folder.resolve()) if folder else None,
         strip_whitespace=strip,
         strip_source=GENERIC_STRIP_SOURCES[strip],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from embharness.errors import HarnessError
 from embharness.run.launchers import LAUNCHERS
 from embharness.run.launchers.jobs import JobSpec, pending_jobs
 from embharness.run.launchers.settings import LaunchSettings
-from embharness.run.runner import SweepRunner
+from embharness.run.runner import RunOptions, SweepRunner
 
 
 @dataclass
@@ -33,8 +34,9 @@ def launch(
         )
     runner.store.check_writable()
     jobs = pending_jobs(runner)
+    options = absolute_paths(runner.options)
     specs = [
-        JobSpec(runner.sweep, runner.options, m, t, settings.launcher, settings.lease_timeout_s)
+        JobSpec(runner.sweep, options, m, t, settings.launcher, settings.lease_timeout_s)
         for m, t in jobs
     ]
     say(f"{len(specs)} pending (model, task) jobs on launcher {settings.launcher}")
@@ -45,14 +47,22 @@ def launch(
     return _ray(specs, settings)
 
 
+def absolute_paths(options: RunOptions) -> RunOptions:
+    """The options with absolute folders: workers (Ray's above all) run in other directories."""
+    cache = Path(options.cache_dir).resolve() if options.cache_dir is not None else None
+    return dataclasses.replace(
+        options, results_dir=Path(options.results_dir).resolve(), cache_dir=cache
+    )
+
+
 def _slurm(
     specs: list[JobSpec], results_dir: Path, settings: LaunchSettings, say: Callable[[str], None]
 ) -> LaunchResult:
     from embharness.run.launchers import slurm
 
     folder = Path(results_dir) / "_embharness" / "submitit"
-    handles = slurm.submit(specs, folder, settings.slurm)
-    ids = [str(h.job_id) for h in handles]
+    submission = slurm.submit(specs, folder, settings.slurm)
+    ids = [str(job.job_id) for job, _ in submission.jobs]
     if not settings.wait:
         first = ids[0].split("_")[0]
         say(
@@ -61,9 +71,8 @@ def _slurm(
             f"`sacct -j {first}`"
         )
         return LaunchResult(job_ids=ids)
-    outcomes, failed = slurm.follow(handles)
-    by_job = {id(h): s for h, s in zip(handles, specs, strict=True)}
-    return LaunchResult(outcomes, [_failure_line(by_job[id(j)], (j, e)) for j, e in failed], ids)
+    outcomes, failed = slurm.follow(submission, settings.slurm.max_retries, say)
+    return LaunchResult(outcomes, [_failure_line(spec, err) for spec, err in failed], ids)
 
 
 def _ray(specs: list[JobSpec], settings: LaunchSettings) -> LaunchResult:
@@ -72,9 +81,9 @@ def _ray(specs: list[JobSpec], settings: LaunchSettings) -> LaunchResult:
     refs = ray_launcher.submit(specs, settings.ray)
     outcomes, failed = ray_launcher.follow(refs)
     by_ref = {id(r): s for r, s in zip(refs, specs, strict=True)}
-    lines = [_failure_line(by_ref[id(ref)], (ref, err)) for ref, err in failed]
+    lines = [_failure_line(by_ref[id(ref)], err) for ref, err in failed]
     return LaunchResult(outcomes, lines, [r.hex() for r in refs])
 
 
-def _failure_line(spec: JobSpec, failed: tuple[Any, str]) -> str:
-    return f"{spec.model} × {spec.task}: {failed[1]}"
+def _failure_line(spec: JobSpec, error: str) -> str:
+    return f"{spec.model} × {spec.task}: {error}"

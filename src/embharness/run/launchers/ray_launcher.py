@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from embharness.errors import HarnessError
-from embharness.run.launchers.jobs import JobSpec, run_job
+from embharness.run.launchers.jobs import JobSpec, job_log, run_job
 from embharness.run.launchers.settings import RaySettings
 
 
@@ -36,8 +36,9 @@ def init(settings: RaySettings) -> Any:
 
 
 def _worker(spec: JobSpec) -> list[dict[str, Any]]:
-    ray = _ray()
-    return run_job(spec, ray.get_runtime_context().get_task_id())
+    task_id = _ray().get_runtime_context().get_task_id()
+    with job_log(spec, task_id):
+        return run_job(spec, task_id)
 
 
 def submit(specs: list[JobSpec], settings: RaySettings) -> list[Any]:

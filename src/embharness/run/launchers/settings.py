@@ -21,6 +21,7 @@ class SlurmSettings:
     mem_gb: int = 32
     cpus_per_job: int = 8
     array_parallelism: int = 64
+    max_retries: int = 2  # resubmissions of a job that died without a result
     cluster: str | None = None  # None: SLURM; "local": submitit's LocalExecutor (tests)
 
 

@@ -1,12 +1,17 @@
 """SLURM through submitit: the pending jobs as one job array, requeued on preemption/timeout.
 
 Resuming is free: a requeued job runs the same (model, task) job again, and the runner skips
-the cells that finished before the preemption.
+the cells that finished before the preemption. A job that dies without a result (``kill -9``,
+a node failure, the OOM killer) is resubmitted, up to ``max_retries`` times, naming the job it
+replaces so it takes over its lease at once; a job whose own code raised is not (it would fail
+again) and is reported.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,26 +72,58 @@ def make_executor(folder: Path, settings: SlurmSettings) -> Any:
     return executor
 
 
-def submit(specs: list[JobSpec], folder: Path, settings: SlurmSettings) -> list[Any]:
-    """Submit the jobs as one array; returns submitit's job handles."""
+@dataclass
+class Submission:
+    """The executor of a launch, and each job's handle beside its spec."""
+
+    executor: Any
+    jobs: list[tuple[Any, JobSpec]]
+
+
+def submit(specs: list[JobSpec], folder: Path, settings: SlurmSettings) -> Submission:
+    """Submit the jobs as one array."""
     executor = make_executor(folder, settings)
-    return list(executor.map_array(CheckpointableJob(), specs))
+    handles = executor.map_array(CheckpointableJob(), specs)
+    return Submission(executor, list(zip(handles, specs, strict=True)))
 
 
-def follow(jobs: list[Any]) -> tuple[list[dict[str, Any]], list[tuple[JobSpec, str]]]:
-    """Wait for every job; returns the outcomes and the (job, error first line) failures."""
+def follow(
+    submission: Submission, max_retries: int, say: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], list[tuple[JobSpec, str]]]:
+    """Wait for every job, resubmitting those that died without a result; returns the outcomes
+    and the (spec, error first line) failures."""
+    uncompleted, failed_error = _errors()
     outcomes: list[dict[str, Any]] = []
-    failures: list[tuple[Any, str]] = []
-    for job in jobs:
+    failures: list[tuple[JobSpec, str]] = []
+    queue = [(job, spec, 0) for job, spec in submission.jobs]
+    while queue:
+        job, spec, tries = queue.pop(0)
         try:
             outcomes.extend(job.result())
-        except Exception as exc:  # submitit re-raises the worker's error here
-            lines = str(exc).strip().splitlines()
-            failures.append((job, _last_error_line(lines) or type(exc).__name__))
+        except uncompleted as exc:  # FailedJobError: the job's own code raised
+            if isinstance(exc, failed_error) or tries >= max_retries:
+                failures.append((spec, _error_line(exc)))
+                continue
+            retry = replace(spec, retry_of=(*spec.retry_of, str(job.job_id)))
+            new = submission.executor.submit(CheckpointableJob(), retry)
+            say(
+                f"job {job.job_id} ({spec.model} × {spec.task}) died without a result "
+                f"({job.state}); resubmitted as {new.job_id} (retry {tries + 1}/{max_retries})"
+            )
+            queue.append((new, retry, tries + 1))
+        except Exception as exc:  # any other error of the job: report it
+            failures.append((spec, _error_line(exc)))
     return outcomes, failures
 
 
-def _last_error_line(lines: list[str]) -> str:
+def _errors() -> tuple[type[Exception], type[Exception]]:
+    utils = _submitit().core.utils
+    return utils.UncompletedJobError, utils.FailedJobError
+
+
+def _error_line(exc: BaseException) -> str:
     """The worker's own error line from submitit's traceback dump."""
-    errors = [ln for ln in lines if ln and not ln.startswith((" ", "Traceback"))]
-    return errors[-1] if errors else ""
+    lines = str(exc).strip().splitlines()
+    errors = [ln for ln in lines if ln and not ln.startswith((" ", "Traceback", "-"))]
+    trace = [ln for ln in errors if not ln.startswith(("Job (task=", "You can check", "or at "))]
+    return (trace or errors or [type(exc).__name__])[-1]

@@ -1,0 +1,71 @@
+"""Sweeps as their own processes, as a user starts them, and checks of the tree they leave."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from embharness.encoding.cache import EmbeddingCache
+
+
+def start_run(sweep: Path, root: Path, *extra: str) -> subprocess.Popen:
+    """Start the CLI sweep as its own process, as a user would (results and cache in root)."""
+    exe = Path(sys.executable).parent / "embharness"
+    args = [
+        str(exe),
+        "run",
+        str(sweep),
+        "--results-dir",
+        str(root / "results"),
+        "--cache-dir",
+        str(root / "cache"),
+        "--quiet",
+        *extra,
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
+
+
+def scores(results: Path) -> dict[str, dict]:
+    """Every result file's mteb scores, by path relative to the results folder."""
+    return {
+        str(p.relative_to(results)): json.loads(p.read_text())["scores"]
+        for p in sorted(results.rglob("*.json"))
+        if p.name != "model_meta.json" and "_embharness" not in p.parts
+    }
+
+
+def assert_same_scores(left: dict, right: dict) -> None:
+    """Nested score dicts equal, floats to 1e-6."""
+    assert type(left) is type(right)
+    if isinstance(left, dict):
+        assert left.keys() == right.keys()
+        for key in left:
+            assert_same_scores(left[key], right[key])
+    elif isinstance(left, list):
+        assert len(left) == len(right)
+        for a, b in zip(left, right, strict=True):
+            assert_same_scores(a, b)
+    elif isinstance(left, float):
+        assert (math.isnan(left) and math.isnan(right)) or abs(left - right) <= 1e-6
+    else:
+        assert left == right
+
+
+def assert_nothing_partial(root: Path) -> None:
+    """Every visible JSON parses and every cache segment verifies; no stray temp files."""
+    for path in root.rglob("*.json"):
+        json.loads(path.read_text())
+    assert not list(root.rglob("*.tmp"))
+    for ns_file in (root / "cache").glob("*/*/namespace.json"):
+        namespace = EmbeddingCache(root / "cache").namespace(json.loads(ns_file.read_text()))
+        namespace.refresh()
+        assert namespace.corrupt == 0
+        for segment in namespace._segments.values():
+            assert np.isfinite(np.asarray(segment.vectors)).all()
