@@ -40,8 +40,10 @@ def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
     stored = json.loads(run_record_path(result).read_text())
     assert stored["schema_version"] == SCHEMA_VERSION
     assert set(stored) == _keys(RunRecord)
+    assert stored["two_stage"] is None  # schema 8: set on a reranked result only
     for name, section in SECTIONS.items():
-        assert set(stored[name]) == _keys(section), name
+        if name != "two_stage":
+            assert set(stored[name]) == _keys(section), name
     settings = stored["settings"]
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
     assert settings["oom_retries"] == 0
@@ -69,7 +71,7 @@ def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path
     )
     [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
     settings = outcome.record["settings"]
-    assert SCHEMA_VERSION == 7 and outcome.record["schema_version"] == 7
+    assert SCHEMA_VERSION == 8 and outcome.record["schema_version"] == 8
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (600, 600)
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
 
@@ -89,10 +91,10 @@ def test_version_1_record_loads_as_the_current_version() -> None:
 
 
 def test_version_2_record_loads_as_the_current_version() -> None:
-    """A version-2 record (no token budget yet) reads as version 7 with the new fields None."""
+    """A version-2 record (no token budget yet) reads as version 8 with the new fields None."""
     settings = {"batch_size": 8, "effective_batch_size": 4, "oom_retries": 1, "dtype": "float16"}
     upgraded = upgrade_record(run_record(schema_version=2, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 8
     assert upgraded["settings"]["effective_batch_size"] == 4  # kept
     assert upgraded["settings"]["max_batch_tokens"] is None
     assert upgraded["settings"]["effective_max_batch_tokens"] is None
@@ -101,20 +103,20 @@ def test_version_2_record_loads_as_the_current_version() -> None:
 
 
 def test_version_3_record_loads_as_the_current_version() -> None:
-    """A version-3 record (token budget, no search backend yet) reads as version 7."""
+    """A version-3 record (token budget, no search backend yet) reads as version 8."""
     settings = {"batch_size": 8, "max_batch_tokens": 600, "effective_max_batch_tokens": 300}
     upgraded = upgrade_record(run_record(schema_version=3, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 8
     assert upgraded["settings"]["effective_max_batch_tokens"] == 300  # kept
     assert upgraded["settings"]["search"] is None  # unknown then: None, not a guess
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
 
 
 def test_version_4_record_loads_as_the_current_version() -> None:
-    """A version-4 record (before the attention kernel was recorded) reads as version 7."""
+    """A version-4 record (before the attention kernel was recorded) reads as version 8."""
     model = {"name": MINILM, "flash_attn": None}
     upgraded = upgrade_record(run_record(schema_version=4, model=model))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 8
     assert upgraded["model"]["name"] == MINILM  # kept
     assert upgraded["model"]["attn_implementation"] is None  # unknown then: None, not a guess
     assert upgraded["model"]["packed"] is None
@@ -122,9 +124,9 @@ def test_version_4_record_loads_as_the_current_version() -> None:
 
 
 def test_version_5_record_loads_as_the_current_version() -> None:
-    """A version-5 record (before per-item scores) reads as version 7, ``per_item`` None."""
+    """A version-5 record (before per-item scores) reads as version 8, ``per_item`` None."""
     upgraded = upgrade_record(run_record(schema_version=5))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 7
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 8
     assert upgraded["per_item"] is None and set(upgraded) == _keys(RunRecord)
 
 

@@ -57,3 +57,6 @@ main.add_command(plan)
 from embharness.commands.status import status  # noqa: E402
 
 main.add_command(status)
+from embharness.commands.rerank import rerank  # noqa: E402
+
+main.add_command(rerank)

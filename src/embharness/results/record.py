@@ -190,4 +190,5 @@ def build_record(facts: CellFacts) -> RunRecord:
         "main_score": facts.main_score,
         "per_item": _per_item_section(facts),
         "launch": _launch_section(facts),
+        "two_stage": None,
     }

@@ -31,6 +31,13 @@ Versions:
   ``binary-rescore``), and ``launch``: how the cell's job ran, ``launcher`` (``local``,
   ``slurm``, ``ray``), ``job_id`` (the SLURM array task or Ray task id; None locally) and
   ``host`` (the machine that computed it); None in older records.
+- 8: adds ``two_stage``, set on a reranked result only (``embharness rerank``,
+  ``run.two_stage``; None for a one-stage cell and in older records): ``first_stage`` (its
+  ``model``, ``revision``, ``dim``, ``precision``, ``identity`` as the experiment name gives it,
+  ``main_score``, ``wall_s``), ``reranker`` (``model``, ``revision``, ``kind``, ``dim``),
+  ``top_k`` (candidates reranked per query), ``rerank_wall_s`` (wall time of the rerank
+  stage), ``added_ms_per_query`` (that time per query) and ``predictions_file`` (the first
+  stage's mteb predictions, beside the record).
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -40,7 +47,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class GitState(TypedDict):
@@ -134,6 +141,17 @@ class LaunchSection(TypedDict):
     host: str
 
 
+class TwoStageSection(TypedDict):
+    """A reranked result's first stage, reranker, top-k and the latency reranking added."""
+
+    first_stage: dict[str, Any]
+    reranker: dict[str, Any]
+    top_k: int
+    rerank_wall_s: float
+    added_ms_per_query: float
+    predictions_file: str
+
+
 class RunRecord(TypedDict):
     """The run record of one (model, task, dim) cell."""
 
@@ -150,6 +168,7 @@ class RunRecord(TypedDict):
     main_score: float
     per_item: PerItemSection
     launch: LaunchSection
+    two_stage: TwoStageSection | None
 
 
 SECTIONS: dict[str, type] = {
@@ -161,6 +180,7 @@ SECTIONS: dict[str, type] = {
     "cache": CacheSection,
     "per_item": PerItemSection,
     "launch": LaunchSection,
+    "two_stage": TwoStageSection,
 }
 
 
