@@ -51,17 +51,20 @@ def _run(sweep: Path, work: Path) -> float:
     return time.perf_counter() - start
 
 
-def overhead(max_samples: int, rounds: int) -> dict[str, float]:
-    """Median wall seconds per launcher (after one warm-up run each)."""
+def overhead(max_samples: int, rounds: int, warmup_samples: int) -> dict[str, float]:
+    """Median wall seconds per launcher (after one warm-up run each, of ``warmup_samples``:
+    it warms imports, the page cache and Ray's install; its size does not matter)."""
     walls: dict[str, list[float]] = {name: [] for name in BLOCKS}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sweeps = {}
+        sweeps, warmups = {}, {}
         for name, block in BLOCKS.items():
             sweeps[name] = work / f"{name}.yaml"
             sweeps[name].write_text(BODY.format(n=max_samples) + block)
+            warmups[name] = work / f"{name}-warmup.yaml"
+            warmups[name].write_text(BODY.format(n=warmup_samples) + block)
         for name in BLOCKS:
-            _run(sweeps[name], work)  # warm-up
+            _run(warmups[name], work)
         for _ in range(rounds):
             for name in BLOCKS:
                 walls[name].append(_run(sweeps[name], work))
@@ -101,10 +104,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-samples", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--warmup-samples", type=int, default=None, help="default: --max-samples")
     parser.add_argument("--sweep", type=Path, default=ROOT / "evals" / "mteb-code.yaml")
     parser.add_argument("--gpus", type=int, default=8)
     args = parser.parse_args()
-    walls = overhead(args.max_samples, args.rounds)
+    walls = overhead(args.max_samples, args.rounds, args.warmup_samples or args.max_samples)
     base = walls["local"]
     jobs = 2
     for name, wall in walls.items():
