@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from embharness.commands.options import CACHE_DIR_OPTION, NO_CACHE_OPTION, RESULTS_OPTION
 from embharness.paths import embedding_cache_dir
 
 
@@ -28,20 +29,9 @@ from embharness.paths import embedding_cache_dir
 @click.option("--top-k", type=int, default=100, show_default=True, help="Candidates per query.")
 @click.option("--max-samples", type=int, default=None, help="Cap the task for a quick run.")
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option(
-    "--results-dir",
-    type=click.Path(path_type=Path),
-    default=Path("results"),
-    show_default=True,
-    help="Results folder (mteb ResultCache layout).",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Embedding cache folder [default: .cache/embeddings].",
-)
-@click.option("--no-cache", is_flag=True, help="Encode everything; read and write no cache.")
+@RESULTS_OPTION
+@CACHE_DIR_OPTION
+@NO_CACHE_OPTION
 @click.option("--overwrite", is_flag=True, help="Recompute a result that exists already.")
 def rerank(
     task: str,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from embharness.commands.options import CACHE_DIR_OPTION, NO_CACHE_OPTION, RESULTS_OPTION
 from embharness.paths import embedding_cache_dir
 from embharness.run.console import configure_console
 from embharness.run.runner import OVERWRITE_MODES, CellOutcome, RunOptions, SweepRunner
@@ -49,20 +50,9 @@ def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
 @click.option("--group", help="Run only this task group of the sweep (e.g. STS).")
 @click.option("--languages", help="Comma-separated ISO 639-3 codes to keep (e.g. deu,fra).")
 @click.option("--dims", help="Comma-separated Matryoshka dims, replacing the sweep's.")
-@click.option(
-    "--results-dir",
-    type=click.Path(path_type=Path),
-    default=Path("results"),
-    show_default=True,
-    help="Results folder (mteb ResultCache layout).",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Embedding cache folder [default: .cache/embeddings].",
-)
-@click.option("--no-cache", is_flag=True, help="Encode everything; read and write no cache.")
+@RESULTS_OPTION
+@CACHE_DIR_OPTION
+@NO_CACHE_OPTION
 @click.option(
     "--overwrite",
     type=click.Choice(OVERWRITE_MODES),
