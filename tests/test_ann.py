@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from embharness.errors import HarnessError
-from embharness.run.ann import ann_index, check_search_params, search_label
+from embharness.run.ann import ann_index, check_search_params, parse_search_label, search_label
 from embharness.run.runner import RunOptions, SweepRunner
 from embharness.run.sweep import parse_sweep
 
@@ -126,7 +126,55 @@ def test_ivfpq_too_small_corpus_is_a_one_line_error() -> None:
 
 
 def test_labels_and_defaults() -> None:
-    assert search_label("faiss", check_search_params("faiss", None)) is None
+    assert search_label("faiss", check_search_params("faiss", None), TASK) is None
     params = check_search_params("faiss-hnsw", {"ef_search": 64})
     assert params == {"M": 32, "ef_construction": 80, "ef_search": 64}
-    assert search_label("faiss-hnsw", params) == "faiss-hnsw-M32-efc80-efs64"
+    label = search_label("faiss-hnsw", params, TASK)
+    assert label == "faiss-hnsw-M32-efc80-efs64"
+    assert parse_search_label(label) == ("faiss-hnsw", params)
+    ivf = check_search_params("faiss-ivfpq", {"nbits": 4})
+    assert ivf is not None
+    assert parse_search_label(str(search_label("faiss-ivfpq", ivf, TASK))) == ("faiss-ivfpq", ivf)
+    assert parse_search_label("faiss-hnsw-X3") is None and parse_search_label("faiss") is None
+
+
+@pytest.mark.parametrize(
+    ("task", "indexed"),
+    [
+        ("HumanEvalRetrievalOffline", True),  # Retrieval: ranked through the index
+        ("SciFact", True),
+        ("ManpagesBitextMining", False),  # no search at all
+        ("SciDocsRR", False),  # Reranking: mteb ranks the given shortlists (run/search.py)
+        ("STSBenchmark", False),
+    ],
+)
+def test_only_indexed_tasks_get_an_ann_label(task: str, indexed: bool) -> None:
+    from embharness.run.search import INDEXED_TYPES
+    from embharness.tasks.registry import get_task
+
+    params = check_search_params("faiss-hnsw", None)
+    found = get_task(task)
+    assert (found.metadata.type in INDEXED_TYPES) is indexed  # the independent rule
+    assert (search_label("faiss-hnsw", params, task) is not None) is indexed
+
+
+def test_non_retrieval_cell_keeps_the_exact_folder(tmp_path: Path) -> None:
+    def run(search: str) -> Path:
+        sweep = parse_sweep(
+            {
+                "settings": {"search": search},
+                "models": [{"name": MINILM, "dims": [384]}],
+                "tasks": [{"name": "ManpagesBitextMining", "max_samples": 30}],
+            }
+        )
+        root = tmp_path / search
+        SweepRunner(sweep, RunOptions(root, tmp_path / "cache", show_progress=False)).run()
+        (path,) = [
+            p for p in root.rglob("ManpagesBitextMining.json") if "_embharness" not in p.parts
+        ]
+        return path.relative_to(root)
+
+    # The search setting does not apply to bitext mining: the exact run's folder (its sample
+    # cap names the experiment), no search label.
+    ann = run("faiss-hnsw")
+    assert ann == run("faiss") and ann.parent.name == "max_samples_30"

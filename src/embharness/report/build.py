@@ -11,6 +11,7 @@ import pandas as pd
 from embharness.atomic import atomic_write_text
 from embharness.errors import HarnessError
 from embharness.report import categories, plots
+from embharness.report.ann_table import ann_section
 from embharness.report.annotate import TableNotes, ci_columns
 from embharness.report.averages import averages_frame
 from embharness.report.dims import DimTable, dim_tables
@@ -236,6 +237,7 @@ def build_report(
         *_cell_sections(cells, published, tolerance, intervals),
         *_others_section(cells, intervals),
         *retention_section(runs, out_dir / "plots"),
+        *ann_section(runs, Path(results_dir)),
         Section("Plots", plots=made),
     ]
     intro = _intro(Path(results_dir), tolerance, ci)

@@ -61,12 +61,50 @@ def check_search_params(search: str, params: Any) -> dict[str, int] | None:
     return defaults | params
 
 
-def search_label(search: str, params: dict[str, int] | None) -> str | None:
-    """The experiment label of an ANN setting (``faiss-hnsw-M32-efc80-efs128``); None when exact."""
-    if params is None:
+def search_label(search: str, params: dict[str, int] | None, task: str) -> str | None:
+    """The experiment label of an ANN setting (``faiss-hnsw-M32-efc80-efs128``) for a cell of
+    task ``task``; None when the search is exact, or when the task's ranking does not go
+    through the index (``ranks_through_index``: there the setting changes nothing)."""
+    if params is None or not ranks_through_index(task):
         return None
     parts = [f"{SHORT.get(k, k)}{'auto' if v == 0 else v}" for k, v in params.items()]
     return "-".join([search, *parts])
+
+
+@cache
+def ranks_through_index(task: str) -> bool:
+    """Whether task ``task`` ranks its corpus through the ``search`` index: an mteb retrieval
+    task of a type in ``run.search.INDEXED_TYPES`` (the rule ``search_model`` applies)."""
+    from mteb.abstasks import AbsTaskRetrieval
+
+    from embharness.run.search import INDEXED_TYPES
+    from embharness.tasks.registry import get_task
+
+    found = get_task(task)
+    return isinstance(found, AbsTaskRetrieval) and found.metadata.type in INDEXED_TYPES
+
+
+def parse_search_label(label: str) -> tuple[str, dict[str, int]] | None:
+    """(backend, parameters) of a ``search_label`` (``auto`` read as 0); None for another text."""
+    long = {short: key for key, short in SHORT.items()}
+    for search, defaults in ANN_PARAMS.items():
+        if not label.startswith(search + "-"):
+            continue
+        params: dict[str, int] = {}
+        for part in label[len(search) + 1 :].split("-"):
+            key = part.rstrip("0123456789").removesuffix("auto")
+            value = part[len(key) :]
+            key = long.get(key, key)
+            if key not in defaults or not (value.isdigit() or value == "auto"):
+                return None
+            params[key] = 0 if value == "auto" else int(value)
+        return search, params
+    return None
+
+
+def params_text(params: dict[str, int]) -> str:
+    """``M=32 efc=80 efs=128`` (``nlist=auto`` for 0): a parameter setting in a table."""
+    return " ".join(f"{SHORT.get(k, k)}={'auto' if v == 0 else v}" for k, v in params.items())
 
 
 def ann_index(search: str, params: dict[str, int], model: Any) -> Any:
