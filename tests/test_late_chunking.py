@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -13,8 +14,10 @@ from embharness.models.late_chunking import (
     LateChunkSettings,
     chunk_then_embed_text,
     contextual_states,
+    edge_spans,
     hf_token_states,
     late_chunk_text,
+    macro_windows,
     pool_spans,
     require_mean_pooling,
 )
@@ -38,7 +41,7 @@ def test_single_chunk_equals_plain_mean_pooling(minilm_path: Path) -> None:
     torch.testing.assert_close(pool_spans(states, [(0, len(ids))]), plain, atol=1e-6, rtol=0)
 
 
-def _by_hand(tokenizer, forward, text: str, chunk: int) -> torch.Tensor:
+def _by_hand(tokenizer: Any, forward: Any, text: str, chunk: int) -> torch.Tensor:
     """Independent late chunking within one window: forward the whole text, mean each span."""
     batch = tokenizer([text], return_tensors="pt")
     with torch.no_grad():
@@ -66,7 +69,8 @@ def test_span_pooling_matches_independent_v3_standin(v3_dir: Path) -> None:
 
     def forward(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         adapter = torch.full((ids.shape[0],), task_id, dtype=torch.int32)
-        return model(ids, mask, adapter_mask=adapter)[0]
+        states: torch.Tensor = model(ids, mask, adapter_mask=adapter)[0]
+        return states
 
     got = late_chunk_text(forward, tokenizer, TEXT, LateChunkSettings(512, 0, 40))
     torch.testing.assert_close(got, _by_hand(tokenizer, forward, TEXT, 40), atol=1e-5, rtol=0)
@@ -91,3 +95,27 @@ def test_refuses_last_token_pooling() -> None:
     with pytest.raises(HarnessError, match=r"mean pooling.*fix: use chunking"):
         require_mean_pooling("last_token", "jina-code-embeddings")
     require_mean_pooling("mean")
+
+
+def test_padded_window_batch_equals_one_window_at_a_time(minilm_path: Path) -> None:
+    """Windows run right-padded in batches: every state equals the window run on its own."""
+    tokenizer, model = _minilm(minilm_path)
+    content = tokenizer(TEXT, add_special_tokens=False)["input_ids"]
+    settings = LateChunkSettings(max_length=48, overlap=8)
+    forward = hf_token_states(model)
+    batched = contextual_states(forward, content, settings, [101], [102], keep_edges=True)
+    alone = []
+    for start, end in macro_windows(len(content), 46, 8):
+        ids = torch.tensor([[101, *content[start:end], 102]])
+        with torch.no_grad():
+            alone.append(model(input_ids=ids).last_hidden_state[0])
+    want = [alone[0][:1], alone[0][1:-1]]
+    want += [w[1:-1][8:] for w in alone[1:]] + [alone[-1][-1:]]
+    assert len(alone) > 2 and batched.shape[0] == len(content) + 2
+    torch.testing.assert_close(batched, torch.cat(want), atol=1e-5, rtol=0)
+
+
+def test_edge_spans_give_specials_to_the_outer_chunks() -> None:
+    assert edge_spans(10, 1, 1, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert edge_spans(6, 3, 1, 8) == [(0, 6)]  # one chunk: every token, as plain pooling
+    assert edge_spans(2, 1, 1, 4) == [(0, 2)]  # no content: the specials alone

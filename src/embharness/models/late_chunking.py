@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -23,6 +24,7 @@ from embharness.errors import HarnessError
 
 TokenStates = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Span = tuple[int, int]
+WINDOW_BATCH = 8  # macro windows per forward pass
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,20 @@ def fixed_spans(n_tokens: int, chunk_tokens: int) -> list[Span]:
     return [(s, min(s + chunk_tokens, n_tokens)) for s in range(0, max(n_tokens, 1), chunk_tokens)]
 
 
+def edge_spans(n_tokens: int, lead: int, trail: int, chunk_tokens: int) -> list[Span]:
+    """``fixed_spans`` over the tokens between ``lead`` and ``n_tokens - trail``, shifted there,
+    with the first span widened to position 0 and the last to ``n_tokens``.
+
+    Leading special tokens (and an instruction prefix) belong to the first chunk, trailing ones
+    to the last, so a text that fits one chunk gets exactly plain mean pooling over all tokens.
+    """
+    inner = max(n_tokens - lead - trail, 0)
+    spans = [(lead + s, lead + e) for s, e in fixed_spans(inner, chunk_tokens)]
+    spans[0] = (0, spans[0][1])
+    spans[-1] = (spans[-1][0], n_tokens)
+    return spans
+
+
 def macro_windows(n_tokens: int, window: int, overlap: int) -> list[Span]:
     """Windows of ``window`` tokens, each starting ``window - overlap`` after the last."""
     if not 0 <= overlap < window:
@@ -66,25 +82,49 @@ def contextual_states(
     settings: LateChunkSettings,
     prefix_ids: Sequence[int] = (),
     suffix_ids: Sequence[int] = (),
+    keep_edges: bool = False,
+    pad_id: int = 0,
 ) -> torch.Tensor:
     """(n_content, dim) float32 states of every content token, macro-chunked beyond max_length.
 
     ``prefix_ids``/``suffix_ids`` are the model's special tokens (e.g. [CLS]/[SEP]), added to every
-    macro window; their states are not returned.
+    macro window; their states are not returned, unless ``keep_edges``: then the first window's
+    prefix states lead and the last window's suffix states trail (``len(prefix) + n_content +
+    len(suffix)`` rows, the positions of the whole tokenized text). The windows run as right-padded
+    batches of ``WINDOW_BATCH`` (``pad_id`` under a zero attention mask).
     """
     window = settings.max_length - len(prefix_ids) - len(suffix_ids)
     if window < 1:
         raise HarnessError(
             f"max_length {settings.max_length} leaves no room for content", "raise max_length"
         )
+    windows = macro_windows(len(content_ids), window, settings.overlap)
+    rows = [[*prefix_ids, *content_ids[start:end], *suffix_ids] for start, end in windows]
+    hidden = [
+        h
+        for b in range(0, len(rows), WINDOW_BATCH)
+        for h in _forward_rows(token_states, rows[b : b + WINDOW_BATCH], pad_id)
+    ]
+    first = len(prefix_ids)
     pieces: list[torch.Tensor] = []
-    for index, (start, end) in enumerate(macro_windows(len(content_ids), window, settings.overlap)):
-        ids = torch.tensor([[*prefix_ids, *content_ids[start:end], *suffix_ids]])
-        with torch.no_grad():
-            hidden = token_states(ids, torch.ones_like(ids))[0].float()
-        states = hidden[len(prefix_ids) : len(prefix_ids) + end - start]
-        pieces.append(states if index == 0 else states[settings.overlap :])
+    for index, ((start, end), states) in enumerate(zip(windows, hidden, strict=True)):
+        if keep_edges and index == 0:
+            pieces.append(states[:first])
+        content = states[first : first + end - start]
+        pieces.append(content if index == 0 else content[settings.overlap :])
+        if keep_edges and index == len(windows) - 1:
+            pieces.append(states[first + end - start :])
     return torch.cat(pieces)
+
+
+def _forward_rows(token_states: TokenStates, rows: list[list[int]], pad_id: int) -> list:
+    """Each row's float32 CPU states (unpadded) from one right-padded forward."""
+    longest = max(len(r) for r in rows)
+    ids = torch.tensor([r + [pad_id] * (longest - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (longest - len(r)) for r in rows])
+    with torch.inference_mode():
+        hidden = token_states(ids, mask).float().cpu()
+    return [hidden[i, : len(r)] for i, r in enumerate(rows)]
 
 
 def pool_spans(states: torch.Tensor, spans: Sequence[Span]) -> torch.Tensor:
@@ -148,3 +188,55 @@ def chunk_then_embed_text(
             hidden = token_states(ids, torch.ones_like(ids))[0].float()
         vectors.append(hidden.mean(dim=0))
     return torch.stack(vectors)
+
+
+ST_MEAN_MODULES = frozenset({"Transformer", "Pooling", "Normalize"})
+
+
+def backend_token_states(backend: Any, adapter: str | None = None) -> TokenStates:
+    """A ``TokenStates`` callable over a loaded backend's contextual token states.
+
+    sentence-transformers (``STBackend``): its Transformer module's ``token_embeddings`` (the
+    model must be Transformer → Pooling → Normalize only: later modules would be skipped);
+    transformers (``HFBackend``): the model's last hidden state; jina-v3 (``AdapterMaskBackend``):
+    the same with ``adapter_mask`` selecting ``adapter``. Inputs go to the backend's device.
+    """
+    first = getattr(backend, "first", None)
+    if first is not None:
+        return _st_token_states(backend, first)
+    if adapter is not None and not hasattr(backend, "adapter_id"):
+        raise HarnessError(
+            f"model {backend.info.name} has no task adapter {adapter!r}",
+            "remove the adapter from the spec",
+        )
+    extra: dict[str, Any] = {}
+    if adapter is not None:
+        adapter_id = backend.adapter_id(adapter)
+        extra["adapter_mask"] = lambda ids: torch.full(
+            (ids.shape[0],), adapter_id, dtype=torch.int32, device=ids.device
+        )
+    return _on_device(hf_token_states(backend.model, **extra), backend.device)
+
+
+def _on_device(forward: TokenStates, device: torch.device) -> TokenStates:
+    def moved(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return forward(input_ids.to(device), attention_mask.to(device))
+
+    return moved
+
+
+def _st_token_states(backend: Any, first: Any) -> TokenStates:
+    modules = [type(m).__name__ for m in backend.model]
+    if not set(modules) <= ST_MEAN_MODULES:
+        raise HarnessError(
+            f"late chunking reads token states before pooling, but {backend.info.name} has "
+            f"modules {modules} (only Transformer, Pooling, Normalize can be reproduced)",
+            "use chunking: chunk_then_embed for this model",
+        )
+
+    def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        features = {"input_ids": input_ids, "attention_mask": attention_mask}
+        states: torch.Tensor = first(features)["token_embeddings"]
+        return states
+
+    return _on_device(forward, backend.device)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from embharness.errors import HarnessError
 from embharness.hub import ensure_available
 from embharness.models.backend import BackendInfo
+from embharness.models.late_chunking import require_mean_pooling
 from embharness.models.loading import LoadSettings, describe_backend
 from embharness.run.sweep import ModelEntry, TaskEntry
 from embharness.specs.registry import get_spec
@@ -101,6 +102,8 @@ def prepare_model(entry: ModelEntry) -> PreparedModel:
     """Resolve one model entry; errors name the model and the fix."""
     published = _published_spec(entry)
     spec = _with_choices(published, entry)
+    if entry.settings.chunking == "late":
+        require_mean_pooling(spec.pooling, spec.name)
     if not spec.revision:
         _check_hub_first(spec)
     load = LoadSettings(

@@ -37,6 +37,7 @@ from embharness.results.store import ResultsStore
 from embharness.run.ann import search_label
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
+from embharness.run.late_chunk_search import chunked_search, chunking_label
 from embharness.run.leases import DEFAULT_TIMEOUT_S, acquire, clear_failure, write_failure
 from embharness.run.predictions import UNUSED_FOLDER, captured_predictions
 from embharness.run.search import search_model
@@ -105,8 +106,15 @@ def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
         if spec.strip_whitespace != published.strip_whitespace
         else None,
         "task_adapters": _task_adapter_label(spec.prompts, published.prompts, task.name),
-        # ANN search changes scores: backend and parameters (exact search names none).
-        "search": search_label(model.entry.settings.search, model.entry.settings.search_params),
+        # ANN search changes scores: backend and parameters (exact search, and tasks whose
+        # ranking does not go through the index, name none).
+        "search": search_label(
+            model.entry.settings.search, model.entry.settings.search_params, task.name
+        ),
+        # Long-document chunking (late / chunk_then_embed) and its parameters; truncate: none.
+        "chunking": chunking_label(
+            model.entry.settings.chunking, model.entry.settings.chunking_params
+        ),
     }
 
 
@@ -314,9 +322,14 @@ class SweepRunner:
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
         # Retrieval: mteb's own search, or an exact faiss index as its index_backend.
         settings = model.entry.settings
+        search: str | None
         if precision:  # a grid point: the quantised index ranks the cached vectors
             evaluated = grid_search(encoder, task_obj, precision, settings.rescore_top_k)
-            search: str | None = precision
+            search = precision
+        elif settings.chunking != "truncate":  # chunk vectors, a document scores its best chunk
+            evaluated, search = chunked_search(
+                encoder, task_obj, settings.chunking, settings.chunking_params
+            )
         else:
             evaluated, search = search_model(
                 encoder, task_obj, settings.search, settings.search_params

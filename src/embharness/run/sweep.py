@@ -11,6 +11,7 @@ import yaml
 from embharness.errors import HarnessError
 from embharness.models.attention import check_attn_implementation
 from embharness.run.ann import check_search_params
+from embharness.run.late_chunk_search import check_chunking, check_combination
 
 SETTING_KEYS = {
     "batch_size",
@@ -24,6 +25,8 @@ SETTING_KEYS = {
     "attn_implementation",
     "precisions",
     "rescore_top_k",
+    "chunking",
+    "chunking_params",
 }
 SEARCH_BACKENDS = ("mteb", "faiss", "faiss-hnsw", "faiss-ivfpq")
 MODEL_KEYS = SETTING_KEYS | {
@@ -73,6 +76,10 @@ class Settings:
     # Precision grid (run/grid.py): extra points from the cached float32 vectors.
     precisions: tuple[str, ...] = ("float32",)
     rescore_top_k: int = 40
+    # Long documents (run/late_chunk_search.py): truncate, chunk_then_embed or late; params
+    # (chunk_tokens, overlap, max_length) with defaults filled, None for truncate.
+    chunking: str = "truncate"
+    chunking_params: dict[str, int] | None = None
 
     def merged(self, overrides: dict[str, Any]) -> Settings:
         """These settings with the non-null overrides applied."""
@@ -91,6 +98,10 @@ class Settings:
         check_attn_implementation(values["attn_implementation"])
         values["precisions"] = _check_precisions(values["precisions"])
         _check_positive("rescore_top_k", values["rescore_top_k"])
+        if "chunking" in overrides and "chunking_params" not in overrides:
+            values["chunking_params"] = None  # another mode: its own defaults
+        values["chunking_params"] = check_chunking(values["chunking"], values["chunking_params"])
+        check_combination(values["chunking"], values["search"], values["precisions"])
         return Settings(**values)
 
 

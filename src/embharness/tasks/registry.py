@@ -33,6 +33,9 @@ OFFLINE_TASKS: dict[str, str] = {
         "embharness.tasks.manpages_offline:ManpagesCrossLingualRetrieval"
     ),
     "ManpagesBitextMining": "embharness.tasks.manpages_offline:ManpagesBitextMining",
+    "StdlibLongDocRetrievalOffline": (
+        "embharness.tasks.long_docs_offline:StdlibLongDocRetrievalOffline"
+    ),
 }
 
 
