@@ -119,3 +119,18 @@ def test_status_showed_running_and_pending_then_all_done(shared_run: dict) -> No
     assert any(" running " in screen for screen in screens)
     final = _status(shared_run["sweep"], shared_run["results"])
     assert "total 4 cells: 4 done, 0 running, 0 failed, 0 pending" in final
+
+
+def test_a_model_listed_twice_is_refused_by_the_launchers(tmp_path: Path) -> None:
+    sweep = tmp_path / "twice.yaml"
+    twice = BODY.replace(
+        "    dims: [64, 384]\n",
+        "    dims: [64, 384]\n  - name: sentence-transformers/all-MiniLM-L6-v2\n    dims: [64]\n",
+        1,
+    )
+    sweep.write_text(twice + LAUNCHERS["ray"])
+    args = ["run", str(sweep), "--results-dir", str(tmp_path / "results"), "--quiet"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 2
+    assert "more than once" in out.output and "--launcher local" in out.output
+    assert not (tmp_path / "results" / "_embharness" / "leases").exists()

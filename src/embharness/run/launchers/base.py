@@ -33,6 +33,7 @@ def launch(
             f"unknown launcher {settings.launcher!r}", f"use one of {', '.join(LAUNCHERS)}"
         )
     runner.store.check_writable()
+    _check_one_entry_per_model(runner)
     jobs = pending_jobs(runner)
     options = absolute_paths(runner.options)
     specs = [
@@ -45,6 +46,19 @@ def launch(
     if settings.launcher == "slurm":
         return _slurm(specs, runner.options.results_dir, settings, say)
     return _ray(specs, settings)
+
+
+def _check_one_entry_per_model(runner: SweepRunner) -> None:
+    """Jobs are keyed by (model name, task): a model listed twice (say once per chunking mode)
+    would run its first entry twice."""
+    names = [m.spec.name for m in runner.models]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise HarnessError(
+            f"the sweep lists {', '.join(twice)} more than once, and launcher jobs are keyed by "
+            "model name",
+            "run this sweep with --launcher local, or split it into one sweep per entry",
+        )
 
 
 def absolute_paths(options: RunOptions) -> RunOptions:
