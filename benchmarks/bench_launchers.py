@@ -32,7 +32,9 @@ tasks:
 BLOCKS = {
     "local": "",
     "submitit-local": "launcher:\n  name: slurm\n  cluster: local\n",
-    "ray-local": "launcher:\n  name: ray\n  num_cpus: 2\n",
+    # Ray pins a task's torch threads to its num_cpus: one job at a time on both cores, as the
+    # local launcher runs (two 1-thread jobs would leave a core idle once the short job ends).
+    "ray-local": "launcher:\n  name: ray\n  num_cpus: 2\n  cpus_per_job: 2\n",
 }
 TOKENS_PER_S = {
     "jinaai/jina-code-embeddings-0.5b": 210_000,

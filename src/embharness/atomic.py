@@ -40,6 +40,14 @@ def clean_stale_temp_files(root: Path) -> int:
     return removed
 
 
+def write_error(path: Path, exc: OSError) -> HarnessError:
+    """The one-line error of a failed write (a full disk, a read-only folder)."""
+    return HarnessError(
+        f"could not write {path}: {exc.strerror or exc}",
+        "free disk space or choose a writable folder; earlier results are untouched",
+    )
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -69,10 +77,7 @@ def _replacing(path: Path) -> Iterator[Path]:
         _fsync_dir(path.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise HarnessError(
-            f"could not write {path}: {exc.strerror or exc}",
-            "free disk space or choose a writable folder; earlier results are untouched",
-        ) from exc
+        raise write_error(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embharness.atomic import atomic_write_json, pid_alive
+from embharness.atomic import atomic_write_json, pid_alive, write_error
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -129,10 +129,14 @@ def _create(path: Path, payload: dict[str, Any]) -> bool:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # a full disk: leave no half-written lease behind
+        path.unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
     return True
 
 
