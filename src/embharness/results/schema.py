@@ -37,7 +37,9 @@ Versions:
   ``main_score``, ``wall_s``), ``reranker`` (``model``, ``revision``, ``kind``, ``dim``),
   ``top_k`` (candidates reranked per query), ``rerank_wall_s`` (wall time of the rerank
   stage), ``added_ms_per_query`` (that time per query) and ``predictions_file`` (the first
-  stage's mteb predictions, beside the record).
+  stage's mteb predictions, beside the record). From this version ``settings.search`` may also
+  name an ANN index with its parameters (``faiss-hnsw-M16-efc40-efs64``, ``run.ann``) or a
+  chunked search (``late-c128-o32``, ``chunk_then_embed-c128``, ``run.late_chunk_search``).
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
