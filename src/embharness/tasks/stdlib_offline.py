@@ -29,13 +29,11 @@ import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from datasets import Dataset
-from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
-from embharness.tasks.code_metadata import code_retrieval_metadata
+from embharness.tasks.code_metadata import BuiltRetrievalTask, code_retrieval_metadata
 
 MIN_QUERY_WORDS = 5
 SKIP_DIRS = frozenset(
@@ -209,7 +207,7 @@ def build_split(root: Path | None = None) -> RetrievalSplitData:
 _PYTHON = platform.python_version()
 
 
-class PythonStdlibDocstringRetrieval(AbsTaskRetrieval):
+class PythonStdlibDocstringRetrieval(BuiltRetrievalTask):
     """Docstring first paragraph → function source, over this interpreter's stdlib."""
 
     metadata = code_retrieval_metadata(
@@ -230,9 +228,4 @@ class PythonStdlibDocstringRetrieval(AbsTaskRetrieval):
         bibtex_citation="",
     )
 
-    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
-        """Build the dataset from the interpreter's stdlib (idempotent)."""
-        if self.data_loaded:
-            return
-        self.dataset = {"default": {"test": build_split()}}
-        self.data_loaded = True
+    build_split = staticmethod(build_split)
