@@ -161,10 +161,7 @@ class SweepRunner:
         self.store = ResultsStore(options.results_dir)
         self.cache = EmbeddingCache(options.cache_dir) if options.cache_dir else None
         self.tasks = TaskLoader()
-        self.total = sum(
-            len(m.dims) * (1 + len(grid_precisions(m.entry.settings.precisions)))
-            for m in self.models
-        ) * len(sweep.tasks)
+        self.total = sum(_job_cells(m) for m in self.models) * len(sweep.tasks)
         self.done = 0
         self.launch: tuple[str, str | None] = ("local", None)  # (launcher, job id): run_job
 
@@ -228,7 +225,7 @@ class SweepRunner:
         timeout = self.options.lease_timeout_s
         lease = acquire(root, name, task_name, launcher, job_id, timeout, retry_of)
         if lease is None:
-            self.done += len(model.dims)
+            self.done += _job_cells(model)
             self._say(f"{name} × {task_name}: running elsewhere (a live lease), left to it")
             return [CellOutcome(name, task_name, d, "running elsewhere") for d in model.dims]
         with lease:
@@ -396,6 +393,11 @@ def cell_items(
     if items.available:
         check_matches_aggregate(items, task_result)
     return items
+
+
+def _job_cells(model: PreparedModel) -> int:
+    """The cells of one (model, task) job: every dim, float32 and each grid precision."""
+    return len(model.dims) * (1 + len(grid_precisions(model.entry.settings.precisions)))
 
 
 def _to_stderr(line: str) -> None:

@@ -94,9 +94,8 @@ def _ray(specs: list[JobSpec], settings: LaunchSettings) -> LaunchResult:
 
     refs = ray_launcher.submit(specs, settings.ray)
     outcomes, failed = ray_launcher.follow(refs)
-    by_ref = {id(r): s for r, s in zip(refs, specs, strict=True)}
-    lines = [_failure_line(by_ref[id(ref)], err) for ref, err in failed]
-    return LaunchResult(outcomes, lines, [r.hex() for r in refs])
+    lines = [_failure_line(spec, err) for spec, err in failed]
+    return LaunchResult(outcomes, lines, [ref.hex() for ref, _ in refs])
 
 
 def _failure_line(spec: JobSpec, error: str) -> str:

@@ -41,25 +41,27 @@ def _worker(spec: JobSpec) -> list[dict[str, Any]]:
         return run_job(spec, task_id)
 
 
-def submit(specs: list[JobSpec], settings: RaySettings) -> list[Any]:
-    """One Ray task per job; returns the object refs."""
+def submit(specs: list[JobSpec], settings: RaySettings) -> list[tuple[Any, JobSpec]]:
+    """One Ray task per job; returns each object ref beside its spec."""
     ray = init(settings)
     gpus = settings.gpus_per_job if ray.cluster_resources().get("GPU", 0) else 0
     remote = ray.remote(
         num_gpus=gpus, num_cpus=settings.cpus_per_job, max_retries=settings.max_retries
     )(_worker)
-    return [remote.remote(spec) for spec in specs]
+    return [(remote.remote(spec), spec) for spec in specs]
 
 
-def follow(refs: list[Any]) -> tuple[list[dict[str, Any]], list[tuple[Any, str]]]:
-    """Wait for every task; returns the outcomes and the (ref, error first line) failures."""
+def follow(
+    refs: list[tuple[Any, JobSpec]],
+) -> tuple[list[dict[str, Any]], list[tuple[JobSpec, str]]]:
+    """Wait for every task; returns the outcomes and the (spec, error first line) failures."""
     ray = _ray()
     outcomes: list[dict[str, Any]] = []
-    failures: list[tuple[Any, str]] = []
-    for ref in refs:
+    failures: list[tuple[JobSpec, str]] = []
+    for ref, spec in refs:
         try:
             outcomes.extend(ray.get(ref))
         except Exception as exc:
             cause = getattr(exc, "cause", None) or exc
-            failures.append((ref, (str(cause).strip().splitlines() or [type(cause).__name__])[0]))
+            failures.append((spec, (str(cause).strip().splitlines() or [type(cause).__name__])[0]))
     return outcomes, failures
