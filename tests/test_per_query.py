@@ -351,3 +351,32 @@ def test_captured_predictions_equal_the_file_mteb_writes(
     items = per_item_scores(task, captured)
     check_matches_aggregate(items, again.task_results[0])
     assert items.aggregate(mteb_rounding=True) == pytest.approx(result.get_score(), abs=1e-6)
+
+
+def test_captured_query_scores_are_what_pytrec_eval_gives_again(
+    encoder: HarnessEncoder, humaneval: tuple
+) -> None:
+    """The per-query scores mteb hands ``task_specific_scores`` equal a fresh pytrec_eval run
+    on the captured predictions; the rows built from them equal the recomputed rows."""
+    from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores
+
+    from embharness.run.predictions import (
+        SCORES_HOOK,
+        UNUSED_FOLDER,
+        captured_predictions,
+        captured_query_scores,
+    )
+
+    task = humaneval[0]
+    with captured_predictions(task) as captured, captured_query_scores(task) as scores:
+        result = mteb.evaluate(
+            encoder, task, cache=None, show_progress_bar=False, prediction_folder=UNUSED_FOLDER
+        )
+    assert SCORES_HOOK not in vars(task)
+    assert set(scores) == set(captured) and scores["default"].keys() == {"test"}
+    qrels = task.dataset["default"]["test"]["relevant_docs"]
+    again = calculate_retrieval_scores(captured["default"]["test"], qrels, task.k_values)
+    assert scores["default"]["test"] == again.all_scores
+    reused, fresh = per_item_scores(task, captured, scores), per_item_scores(task, captured)
+    assert reused.frame.equals(fresh.frame) and len(reused.frame) == len(qrels)
+    check_matches_aggregate(reused, result.task_results[0])

@@ -1,4 +1,4 @@
-"""The faiss search backend scores exactly as mteb's own search; the record says which ran."""
+"""The exact torch and faiss backends score exactly as mteb's own search; the record says which."""
 
 from __future__ import annotations
 
@@ -53,11 +53,12 @@ def _metrics(path: Path) -> dict[tuple[str, int, str], float]:
     }
 
 
-def test_faiss_and_mteb_search_score_the_same(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["torch", "faiss"])
+def test_exact_backends_and_mteb_search_score_the_same(tmp_path: Path, backend: str) -> None:
     cache = tmp_path / "cache"
     _run(tmp_path / "mteb", cache, "mteb")
-    _run(tmp_path / "faiss", cache, "faiss")
-    ours, theirs = _results(tmp_path / "faiss"), _results(tmp_path / "mteb")
+    _run(tmp_path / backend, cache, backend)
+    ours, theirs = _results(tmp_path / backend), _results(tmp_path / "mteb")
     # Same folders: the backend names no experiment, results stay comparable.
     assert sorted(ours) == sorted(theirs) and len(ours) == 6
     for cell, path in ours.items():
@@ -69,12 +70,12 @@ def test_faiss_and_mteb_search_score_the_same(tmp_path: Path) -> None:
         for key, value in got.items():
             assert value == pytest.approx(want[key], abs=1e-6, nan_ok=True), (cell, key)
         record = json.loads(run_record_path(path).read_text())
-        assert record["settings"]["search"] == "faiss"
+        assert record["settings"]["search"] == backend
 
 
-def test_search_setting_defaults_to_mteb_and_is_checked() -> None:
-    assert Settings().search == "mteb"  # faiss measured no faster (benchmarks/bench_search.py)
-    assert parse_sweep({"models": [MINILM], "tasks": ["X"]}).settings.search == "mteb"
+def test_search_setting_defaults_to_torch_and_is_checked() -> None:
+    assert Settings().search == "torch"  # the fastest exact search (benchmarks/bench_search.py)
+    assert parse_sweep({"models": [MINILM], "tasks": ["X"]}).settings.search == "torch"
     entry = parse_sweep(
         {
             "settings": {"search": "mteb"},
@@ -83,5 +84,5 @@ def test_search_setting_defaults_to_mteb_and_is_checked() -> None:
         }
     ).models[0]
     assert entry.settings.search == "faiss"  # a model entry may override it
-    with pytest.raises(HarnessError, match="search must be one of mteb, faiss"):
+    with pytest.raises(HarnessError, match="search must be one of torch, mteb, faiss"):
         parse_sweep({"settings": {"search": "annoy"}, "models": [MINILM], "tasks": ["X"]})

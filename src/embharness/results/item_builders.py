@@ -104,26 +104,58 @@ def _prepared_run(task: Any, qrels: dict, run: dict) -> dict[str, dict[str, floa
 
 
 def _reciprocal_ranks(task: Any, qrels: dict, run: dict, ks: list[int]) -> dict[str, dict]:
-    """mteb's own per-query MRR@k (``MRR@k`` → {qid: value}), after its pre-processing."""
-    from mteb._evaluators.retrieval_metrics import mrr
+    """Per-query MRR@k (``MRR@k`` → {qid: value}) as mteb's ``mrr`` computes it, after its
+    pre-processing: hits ordered by (score, doc id) descending, the first relevant doc's rank.
 
+    mteb's ``mrr`` sorts every query's whole run (a Python key call per hit); the rank of the
+    best relevant doc needs only a count of the hits ranked above it, one numpy comparison.
+    tests/test_item_builders.py checks it against mteb's ``mrr``, exact ties included, and
+    ``check_matches_aggregate`` against mteb's mean for every cell.
+    """
     if task.skip_first_result:  # what calculate_retrieval_scores does before calling mrr
         run = {
             q: dict(sorted(d.items(), key=lambda x: x[1], reverse=True)[1:]) for q, d in run.items()
         }
-    per_k = mrr(qrels, run, ks) if run else {}
-    return {key: dict(zip(run, values, strict=True)) for key, values in per_k.items()}
+    ranks = {qid: _first_relevant_rank(docs, qrels[qid]) for qid, docs in run.items()}
+    return {
+        f"MRR@{k}": {qid: 1.0 / rank if rank and rank <= k else 0.0 for qid, rank in ranks.items()}
+        for k in ks
+    }
 
 
-def _query_rows(task: Any, qrels: dict, run: dict, metrics: dict[str, MetricSpec]) -> dict:
-    """Per-query values for every query in ``qrels``; 0 where the run has no ranking."""
+def _first_relevant_rank(docs: Mapping[str, float], judged: Mapping[str, int]) -> int | None:
+    """The 1-based rank, in mteb's (score, doc id) descending order, of the best-ranked doc
+    with a positive judgement; None when the run holds none."""
+    ranked = [(docs[doc], doc) for doc, grade in judged.items() if grade > 0 and doc in docs]
+    if not ranked:
+        return None
+    score, doc = max(ranked)
+    scores = np.fromiter(docs.values(), np.float64, len(docs))
+    above = int(np.count_nonzero(scores > score))
+    if np.count_nonzero(scores == score) > 1:  # exact ties: a larger doc id ranks first
+        above += sum(1 for other, value in docs.items() if value == score and other > doc)
+    return above + 1
+
+
+def _query_rows(
+    task: Any,
+    qrels: dict,
+    run: dict,
+    metrics: dict[str, MetricSpec],
+    judged: dict[str, dict[str, float]] | None = None,
+) -> dict:
+    """Per-query values for every query in ``qrels``; 0 where the run has no ranking.
+
+    ``judged``: mteb's own per-query pytrec_eval scores of this run, where the runner kept
+    them (``run.predictions.captured_query_scores``); computed here the way mteb does if not.
+    """
     from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores
 
     ks = sorted({_k(spec) for spec in metrics.values()})
     run = _prepared_run(task, qrels, run)
-    judged: dict[str, dict[str, float]] = {}
-    if any(run.values()):  # pytrec_eval's per-query measures, exactly as mteb computes them
+    if judged is None and any(run.values()):  # pytrec_eval per query, exactly as mteb does
         judged = calculate_retrieval_scores(run, qrels, ks, task.skip_first_result).all_scores
+    judged = judged or {}
     reciprocal = _reciprocal_ranks(task, qrels, run, ks)
     rows = {}
     for qid in qrels:
@@ -137,20 +169,28 @@ def _query_rows(task: Any, qrels: dict, run: dict, metrics: dict[str, MetricSpec
     return rows
 
 
-def retrieval_items(task: Any, predictions: Mapping[str, Any]) -> Items:
-    """Per-query rows of a retrieval or reranking cell (pytrec_eval + mteb's own MRR)."""
+def retrieval_items(
+    task: Any, predictions: Mapping[str, Any], query_scores: Mapping[str, Any] | None = None
+) -> Items:
+    """Per-query rows of a retrieval or reranking cell (pytrec_eval + mteb's MRR ranks).
+
+    ``query_scores``: ``{subset: {split: per-query pytrec_eval scores}}`` that mteb computed
+    while scoring these predictions; groups without them are computed again.
+    """
     names = dict.fromkeys([task.metadata.main_score, *RETRIEVAL_METRICS])
     metrics = {n: s for n in names if (s := retrieval_spec(n)) and _has_k(task, s)}
     parts = []
     for subset, split, run in groups(predictions):
         qrels = split_data(task, subset, split)["relevant_docs"]
         qrels = {qid: docs for qid, docs in qrels.items() if len(docs) > 0}  # as mteb filters
-        rows = _query_rows(task, qrels, run, metrics)
+        judged = (query_scores or {}).get(subset, {}).get(split)
+        rows = _query_rows(task, qrels, run, metrics, judged)
         frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("item_id").reset_index()
         parts.append(frame.assign(split=split, subset=subset))
     method = (
-        "pytrec_eval per query via mteb's calculate_retrieval_scores (MRR via mteb's mrr); "
-        "queries absent from the run score 0 (in_run=False); cell = mean over splits/subsets"
+        "pytrec_eval per query as mteb's calculate_retrieval_scores computes it (MRR: rank of "
+        "the first relevant hit in mteb's mrr order); queries absent from the run score 0 "
+        "(in_run=False); cell = mean over splits/subsets"
     )
     return Items("query", _frame(parts), metrics, method)
 

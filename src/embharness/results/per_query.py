@@ -15,10 +15,11 @@ Task types (``per_item_scores`` dispatches on the task's mteb class):
 * Retrieval and reranking (``AbsTaskRetrieval``): one row per judged query of every
   split/subset, columns for the main score and ``ndcg_at_10``, ``recall_at_10``, ``mrr_at_10``.
   The saved run gets mteb's own pre-processing (``ignore_identical_ids``, ``skip_first_result``,
-  queries without judgements dropped), then mteb's ``calculate_retrieval_scores`` gives the
-  per-query pytrec_eval values and mteb's ``mrr`` the per-query MRR. A judged query missing from
-  the run scores 0 with ``in_run=False``: pytrec_eval would silently drop it from mteb's mean,
-  and ``check_matches_aggregate`` then fails loudly.
+  queries without judgements dropped), then the per-query pytrec_eval values are those mteb's
+  ``calculate_retrieval_scores`` computed (kept by the runner, or computed again for a saved
+  file), and MRR is the rank of the first relevant hit in the order mteb's ``mrr`` sorts by.
+  A judged query missing from the run scores 0 with ``in_run=False``: pytrec_eval would
+  silently drop it from mteb's mean, and ``check_matches_aggregate`` then fails loudly.
 * STS: one row per pair (normalised gold, the model's similarity and mteb's three distances);
   the statistic is the Spearman/Pearson correlation over pairs, not a mean.
 * Pair classification: one row per pair (label and the five scores mteb saved); statistics are
@@ -252,8 +253,15 @@ def _unsupported_reason(task: Any) -> str:
     return f"task type {task.metadata.type} has no per-item scores in embharness"
 
 
-def per_item_scores(task: Any, predictions: Mapping[str, Any] | Path) -> PerItemScores:
+def per_item_scores(
+    task: Any,
+    predictions: Mapping[str, Any] | Path,
+    query_scores: Mapping[str, Any] | None = None,
+) -> PerItemScores:
     """Per-item scores of ``task`` from mteb's saved predictions (a mapping, file or folder).
+
+    ``query_scores``: for retrieval, the per-query pytrec_eval scores mteb computed while
+    scoring the same predictions (``run.predictions.captured_query_scores``), reused as they are.
 
     ``task`` is the (loaded) task object that was evaluated, so qrels and gold labels are the
     ones mteb scored against; unloaded tasks are loaded again (sample caps are then lost and
@@ -268,7 +276,8 @@ def per_item_scores(task: Any, predictions: Mapping[str, Any] | Path) -> PerItem
         task.load_data()
     if hasattr(task, "convert_v1_dataset_format_to_v2"):
         task.convert_v1_dataset_format_to_v2(num_proc=None)
-    items = build(task, _read_predictions(task, predictions))
+    extra = {"query_scores": query_scores} if build is builders.retrieval_items else {}
+    items = build(task, _read_predictions(task, predictions), **extra)
     if meta.main_score not in items.metrics:
         reason = f"main score {meta.main_score} is not a per-item statistic of {meta.type}"
         return PerItemScores.unavailable(reason, **ident)

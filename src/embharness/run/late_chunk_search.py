@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embharness.errors import HarnessError
+from embharness.run.search import EXACT_SEARCHES
 
 if TYPE_CHECKING:
     from mteb import TaskMetadata
@@ -86,11 +87,11 @@ def check_combination(mode: str, search: str, precisions: tuple[str, ...]) -> No
     """Chunked cells rank by their own exact max-over-chunks search: no ANN, no grid."""
     if mode == "truncate":
         return
-    if search not in ("mteb", "faiss") or tuple(precisions) != ("float32",):
+    if search not in EXACT_SEARCHES or tuple(precisions) != ("float32",):
         raise HarnessError(
             f"chunking: {mode} ranks chunks by its own exact search, so it cannot combine "
             f"with search: {search} or precisions {list(precisions)}",
-            "put the chunking cells in their own sweep entry with search: mteb and no precisions",
+            "put the chunking cells in their own sweep entry with exact search and no precisions",
         )
 
 

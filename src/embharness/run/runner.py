@@ -39,7 +39,11 @@ from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
 from embharness.run.late_chunk_search import chunked_search, chunking_label
 from embharness.run.leases import DEFAULT_TIMEOUT_S, acquire, clear_failure, write_failure
-from embharness.run.predictions import UNUSED_FOLDER, captured_predictions
+from embharness.run.predictions import (
+    UNUSED_FOLDER,
+    captured_predictions,
+    captured_query_scores,
+)
 from embharness.run.search import search_model
 from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
@@ -332,7 +336,11 @@ class SweepRunner:
                 encoder, task_obj, settings.search, settings.search_params
             )
         start = time.perf_counter()
-        with self._cell_bar(encoder.label) as bar, captured_predictions(task_obj) as predictions:
+        with (
+            self._cell_bar(encoder.label) as bar,
+            captured_predictions(task_obj) as predictions,
+            captured_query_scores(task_obj) as query_scores,
+        ):
             encoder.engine.progress = bar
             result = mteb.evaluate(
                 evaluated,
@@ -348,7 +356,7 @@ class SweepRunner:
                 prediction_folder=UNUSED_FOLDER,  # what mteb scored, kept in `predictions`
             )
             task_result = result.task_results[0]
-            items = cell_items(task_obj, predictions, task_result)
+            items = cell_items(task_obj, predictions, task_result, query_scores)
         wall = time.perf_counter() - start
         facts = _cell_facts(
             model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
@@ -385,11 +393,15 @@ class SweepRunner:
 
 
 def cell_items(
-    task: AbsTask, predictions: dict[str, Any], task_result: TaskResult
+    task: AbsTask,
+    predictions: dict[str, Any],
+    task_result: TaskResult,
+    query_scores: dict[str, Any] | None = None,
 ) -> PerItemScores:
-    """The cell's per-item scores from mteb's captured predictions, checked against mteb's
-    aggregate (a query pytrec_eval dropped, or any other disagreement, fails the cell)."""
-    items = per_item_scores(task, predictions)
+    """The cell's per-item scores from mteb's captured predictions (and, for retrieval, the
+    per-query scores mteb computed), checked against mteb's aggregate (a query pytrec_eval
+    dropped, or any other disagreement, fails the cell)."""
+    items = per_item_scores(task, predictions, query_scores)
     if items.available:
         check_matches_aggregate(items, task_result)
     return items

@@ -1,9 +1,16 @@
-"""How a retrieval cell ranks its corpus: mteb's own search, an exact or an ANN faiss index.
+"""How a retrieval cell ranks its corpus: an exact torch or faiss index, mteb's own search,
+or an ANN faiss index.
 
-The faiss path is mteb's extension point, ``SearchEncoderWrapper(index_backend=...)`` with
-mteb's ``FaissSearchIndex`` (``IndexFlatIP`` on L2-normalised vectors for cosine models: exact,
-no approximation). mteb's metrics score the result either way; only the ranking step differs,
-so the backend names no experiment folder (tests/test_search_backend.py: every metric equal).
+The exact indexes go through mteb's extension point, ``SearchEncoderWrapper(index_backend=...)``:
+``torch`` (the default, ``run.exact_index.TorchExactIndex``: the model's similarity and
+``torch.topk`` on the encoder's device) or ``faiss`` (mteb's ``FaissSearchIndex``, ``IndexFlatIP``
+on L2-normalised vectors for cosine models). mteb's metrics score the result either way; only
+the ranking step differs, so an exact backend names no experiment folder
+(tests/test_search_backend.py: every metric equal to mteb's own search).
+
+Each query's hits reach mteb as a heap sorted by (score, doc id): a sorted list is a valid heap,
+and mteb's metrics (``mrr``, the skip-first and confidence sorts) then sort already-ordered
+lists, which Python's sort does in one pass instead of n log n key comparisons.
 
 Ties: mteb's metrics and pytrec_eval order a query's hits by (score, doc id) descending, so
 within the returned top-k the backend cannot change a rank. It could only change which of
@@ -15,7 +22,6 @@ Scores themselves differ by float rounding only (max 1.8e-7 on the synthetic ben
 
 from __future__ import annotations
 
-import heapq
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
 # given shortlist per query; they keep mteb's path (FaissSearchIndex's reranking builds a
 # sub-index per query from reconstructed vectors in a Python loop; not measured, not tested).
 INDEXED_TYPES = frozenset({"Retrieval"})
+# Searches that return every query's true top-k (no approximation), the default first.
+EXACT_SEARCHES = ("torch", "mteb", "faiss")
 
 
 def search_model(
@@ -39,8 +47,8 @@ def search_model(
     """What to hand ``mteb.evaluate`` for ``task``, and the search backend it will use.
 
     The backend is None for a task without a search (not an ``AbsTaskRetrieval``), ``mteb``
-    where mteb wraps the encoder itself, ``faiss`` where the corpus goes into an exact faiss
-    index, ``faiss-hnsw``/``faiss-ivfpq`` for an approximate one (``run/ann.py``, ``params``
+    where mteb wraps the encoder itself, ``torch`` or ``faiss`` where the corpus goes into an
+    exact index, ``faiss-hnsw``/``faiss-ivfpq`` for an approximate one (``run/ann.py``, ``params``
     as ``check_search_params`` filled them).
     """
     from mteb.abstasks import AbsTaskRetrieval
@@ -51,6 +59,8 @@ def search_model(
         return encoder, "mteb"
     if search == "faiss":
         return faiss_search(encoder), "faiss"
+    if search == "torch":
+        return torch_search(encoder), "torch"
     from embharness.run.ann import ann_index, check_search_params
 
     full = check_search_params(search, params) or {}
@@ -62,6 +72,15 @@ def faiss_search(encoder: Any) -> Any:
     from mteb.models.search_encoder_index import FaissSearchIndex
 
     return _indexed_search_class()(encoder, index_backend=FaissSearchIndex(encoder))
+
+
+def torch_search(encoder: Any) -> Any:
+    """mteb's ``SearchEncoderWrapper`` over ``encoder`` with an exact ``TorchExactIndex`` on
+    the device the encoder's backend runs on."""
+    from embharness.run.exact_index import TorchExactIndex
+
+    device = encoder.backend.info.device if hasattr(encoder, "backend") else "cpu"
+    return _indexed_search_class()(encoder, index_backend=TorchExactIndex(device))
 
 
 @cache
@@ -109,14 +128,16 @@ def _heapified(
     cos_scores_top_k_values: list[list[float]],
     **_: Any,
 ) -> dict[str, list[tuple[float, str]]]:
-    """mteb's result heaps, built with one C ``heapify`` per query instead of k heap pushes.
+    """mteb's result heaps, each a list sorted by (score, doc id) instead of k heap pushes.
 
-    The same (score, doc id) items as mteb's loop; a heap's order is no result (mteb's metrics
-    read each query's hits into a dict), so the scores are the same.
+    The same (score, doc id) items as mteb's loop; a sorted list satisfies the heap invariant,
+    and its order is no result (mteb's metrics read each query's hits into a dict and sort
+    them), so the scores are the same. Indexes return hits best first: reversed, the list is
+    already ascending but for exact score ties, so the sort is one linear pass.
     """
     rows = zip(cos_scores_top_k_idx, cos_scores_top_k_values, strict=True)
     for row, (hits, scores) in enumerate(rows):
-        heap = [(score, ids[hit]) for hit, score in zip(hits, scores, strict=True)]
-        heapq.heapify(heap)
+        heap = list(zip(scores[::-1], map(ids.__getitem__, hits[::-1]), strict=True))
+        heap.sort()
         result_heaps[query_idx_to_id[row]] = heap
     return result_heaps

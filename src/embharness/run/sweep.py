@@ -12,6 +12,7 @@ from embharness.errors import HarnessError
 from embharness.models.attention import check_attn_implementation
 from embharness.run.ann import check_search_params
 from embharness.run.late_chunk_search import check_chunking, check_combination
+from embharness.run.search import EXACT_SEARCHES
 
 SETTING_KEYS = {
     "batch_size",
@@ -28,7 +29,7 @@ SETTING_KEYS = {
     "chunking",
     "chunking_params",
 }
-SEARCH_BACKENDS = ("mteb", "faiss", "faiss-hnsw", "faiss-ivfpq")
+SEARCH_BACKENDS = (*EXACT_SEARCHES, "faiss-hnsw", "faiss-ivfpq")
 MODEL_KEYS = SETTING_KEYS | {
     "name",
     "dims",
@@ -54,10 +55,11 @@ class Settings:
     ``max_batch_tokens`` caps each batch's padded tokens (longest text × rows), with
     ``batch_size`` still the row cap; None: every batch has ``batch_size`` rows.
 
-    ``search`` picks how Retrieval tasks rank the corpus: ``mteb`` (default), mteb's own
-    chunked torch search, or ``faiss``, an exact ``IndexFlatIP`` given to mteb as its index
-    backend. Both rank exactly and score the same, so it names no experiment folder; faiss is
-    no faster at the sizes measured (benchmarks/bench_search.py), so mteb's path stays default.
+    ``search`` picks how Retrieval tasks rank the corpus: ``torch`` (default), an exact
+    ``torch.topk`` index on the encoder's device given to mteb as its index backend; ``mteb``,
+    mteb's own chunked search with a Python heap merge; ``faiss``, an exact ``IndexFlatIP``;
+    or an ANN index (``faiss-hnsw``, ``faiss-ivfpq``). The exact three score the same, so they
+    name no experiment folder; torch is the fastest measured (benchmarks/bench_search.py).
 
     ``attn_implementation``: ``auto`` (flash-attention 2 where it can run, else sdpa), ``sdpa``,
     ``eager`` or ``flash_attention_2`` (``embharness.models.attention``).
@@ -69,7 +71,7 @@ class Settings:
     max_length: int | None = None
     max_samples: int | None = None
     device: str | None = None
-    search: str = "mteb"
+    search: str = "torch"
     # ANN backends' parameters, defaults filled (run/ann.py); None for exact search.
     search_params: dict[str, int] | None = None
     attn_implementation: str = "auto"
@@ -90,7 +92,7 @@ class Settings:
         if values["search"] not in SEARCH_BACKENDS:
             raise HarnessError(
                 f"search must be one of {', '.join(SEARCH_BACKENDS)}, got {values['search']!r}",
-                "e.g. search: mteb (mteb's own search) or search: faiss (exact faiss index)",
+                "e.g. search: torch (exact torch top-k), mteb (mteb's own search) or faiss",
             )
         if "search" in overrides and "search_params" not in overrides:
             values["search_params"] = None  # another backend: its own defaults

@@ -35,7 +35,11 @@ from embharness.results.per_query import PerItemScores
 from embharness.results.record import git_state, package_versions
 from embharness.results.schema import SCHEMA_VERSION, upgrade_record
 from embharness.results.store import ITEMS_SUFFIX, RECORD_FOLDER, ResultsStore
-from embharness.run.predictions import UNUSED_FOLDER, captured_predictions
+from embharness.run.predictions import (
+    UNUSED_FOLDER,
+    captured_predictions,
+    captured_query_scores,
+)
 from embharness.run.rerank_stages import Stage, first_stage, reranker_meta, reranker_stage
 from embharness.run.runner import cell_items
 from embharness.run.sweep import TaskEntry
@@ -153,9 +157,9 @@ def run_two_stage(
     predictions, first_scores = _run_first_stage(plan, folder)
     say(_line("first stage", plan.first.identity, first_scores))
     task = _retrieval_task(plan).convert_to_reranking(folder, request.top_k)
-    with captured_predictions(task) as captured:
+    with captured_predictions(task) as captured, captured_query_scores(task) as query_scores:
         result, wall = _evaluate(plan.reranker.model, task, request.batch_size, UNUSED_FOLDER)
-        items = cell_items(task, captured, result)
+        items = cell_items(task, captured, result, query_scores)
     scores = _scores(result, wall, plan.reranker)
     say(_line(f"rerank top-{request.top_k}", request.reranker, scores))
     facts = _Facts(plan, first_scores, scores, predictions, items)

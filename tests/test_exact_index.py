@@ -1,0 +1,90 @@
+"""TorchExactIndex returns each query's exact top-k; the heaps it feeds mteb are sorted heaps."""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+import pytest
+import torch
+
+from embharness.run.exact_index import TorchExactIndex
+from embharness.run.search import _heapified
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a = torch.nn.functional.normalize(a, dim=1)
+    b = torch.nn.functional.normalize(b, dim=1)
+    return a @ b.T
+
+
+def _vectors(rows: int, dim: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 4 * 50 * 7])  # one block; 7 queries a block
+def test_search_returns_the_exact_top_k_best_first(block_bytes: int | None) -> None:
+    docs, queries = _vectors(50, 16, 0), _vectors(23, 16, 1)
+    index = TorchExactIndex(block_bytes=block_bytes)
+    index.add_documents(docs[:20], [f"d{i}" for i in range(20)])
+    index.add_documents(docs[20:], [f"d{i}" for i in range(20, 50)])  # added in two parts
+    values, hits = index.search(queries, 10, similarity_fn=_cosine)
+
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    want = unit(queries).astype(np.float64) @ unit(docs).astype(np.float64).T
+    order = np.argsort(-want, axis=1)[:, :10]
+    assert len(values) == len(hits) == 23
+    for row in range(23):
+        assert hits[row] == order[row].tolist()  # random vectors: no ties
+        np.testing.assert_allclose(values[row], want[row, order[row]], atol=1e-6)
+        assert values[row] == sorted(values[row], reverse=True)
+
+
+def test_top_k_is_capped_at_the_corpus_and_clear_forgets_it() -> None:
+    index = TorchExactIndex()
+    index.add_documents(_vectors(4, 8, 2), ["a", "b", "c", "d"])
+    values, hits = index.search(_vectors(3, 8, 3), 1000, similarity_fn=_cosine)
+    assert [sorted(row) for row in hits] == [[0, 1, 2, 3]] * 3 and len(values[0]) == 4
+    index.clear()
+    with pytest.raises(ValueError, match="add_documents"):
+        index.search(_vectors(1, 8, 3), 2, similarity_fn=_cosine)
+
+
+def test_reranking_scores_each_query_s_shortlist_only() -> None:
+    docs, queries = _vectors(30, 8, 4), _vectors(3, 8, 5)
+    ids = [f"d{i}" for i in range(30)]
+    index = TorchExactIndex()
+    index.add_documents(docs, ids)
+    shortlists = {"q0": ["d3", "d7", "d9", "d20"], "q1": ["d1"], "q2": []}
+    values, hits = index.search(
+        queries, 2, _cosine, top_ranked=shortlists, query_idx_to_id={0: "q0", 1: "q1", 2: "q2"}
+    )
+    full = _cosine(torch.from_numpy(queries), torch.from_numpy(docs)).numpy()
+    for row, qid in enumerate(["q0", "q1", "q2"]):
+        cand = [ids.index(d) for d in shortlists[qid]]
+        best = sorted(cand, key=lambda i: -full[row, i])[:2]
+        assert hits[row] == best
+        np.testing.assert_allclose(values[row], full[row, best], atol=1e-6)
+
+
+def test_heaps_are_sorted_and_hold_what_mteb_s_push_loop_holds() -> None:
+    """Ties included: the sorted heap has the items mteb's heappush loop keeps, in order."""
+    rng = np.random.default_rng(6)
+    ids = [f"doc{i:02d}" for i in range(40)]
+    scores = np.round(rng.random((5, 40)), 1)  # few distinct values: many exact ties
+    hits = np.argsort(-scores, axis=1, kind="stable")[:, :12]
+    values = np.take_along_axis(scores, hits, axis=1)
+    heaps = _heapified(
+        ids,
+        result_heaps={f"q{r}": [] for r in range(5)},
+        query_idx_to_id={r: f"q{r}" for r in range(5)},
+        cos_scores_top_k_idx=hits.tolist(),
+        cos_scores_top_k_values=values.tolist(),
+    )
+    for row in range(5):
+        pushed: list[tuple[float, str]] = []  # mteb's SearchEncoderWrapper loop
+        for hit, score in zip(hits[row], values[row], strict=True):
+            heapq.heappush(pushed, (float(score), ids[hit]))
+        heap = heaps[f"q{row}"]
+        assert heap == sorted(pushed)  # the same items, sorted by (score, doc id)
+        assert all(heap[(i - 1) // 2] <= heap[i] for i in range(1, len(heap)))  # a valid heap
