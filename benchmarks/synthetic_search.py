@@ -1,0 +1,169 @@
+"""Search and scoring on synthetic unit vectors, through mteb's ``SearchEncoderWrapper``.
+
+``synthetic``: one corpus searched by each exact backend (mteb's own chunked search, the torch
+and faiss indexes), timed side by side after a warm-up search of every backend.
+
+``coir_scale``: a COIR-CodeSearchNet-sized corpus (1,003,765 docs) and a slice of its 52,561
+queries, top-1000 as mteb's retrieval tasks search (``_top_k`` = max k_values). It times the
+index, the search (mteb's wrapper with the index) and mteb's own scoring of the run
+(``calculate_retrieval_scores``) apart and projects them to all 52,561 queries.
+
+Imported by bench_search.py (run from the repository root as ``benchmarks/bench_search.py``).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+import numpy as np
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+TASK = "PythonStdlibDocstringRetrieval"  # lends its metadata to the wrapper calls
+CSN_DOCS, CSN_QUERIES = 1_003_765, 52_561
+
+
+class VectorEncoder:
+    """An mteb encoder whose texts are row numbers into fixed unit vectors (no model)."""
+
+    def __init__(self, docs: np.ndarray, queries: np.ndarray) -> None:
+        from embharness.specs.registry import get_spec
+
+        self.mteb_model_meta = get_spec(MINILM).to_model_meta(docs.shape[1])
+        self.vectors = {"d": docs, "q": queries}
+
+    def encode(self, inputs: Any, **kwargs: Any) -> np.ndarray:
+        """Rows for texts ``d17``/``q3``: side letter and row number."""
+        texts = [text for batch in inputs for text in batch["text"]]
+        side = texts[0][0]
+        return self.vectors[side][[int(text[1:]) for text in texts]]
+
+    def similarity(self, a: Any, b: Any) -> Any:
+        """mteb's cosine similarity, as a harness encoder has it."""
+        from mteb.similarity_functions import cos_sim
+
+        return cos_sim(a, b)
+
+
+def unit_vectors(rows: int, dim: int, seed: int) -> np.ndarray:
+    """``rows`` random unit vectors (float32), made in slices to bound the float64 peak."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((rows, dim), np.float32)
+    for start in range(0, rows, 100_000):
+        part = rng.standard_normal((min(100_000, rows - start), dim), dtype=np.float32)
+        out[start : start + len(part)] = part / np.linalg.norm(part, axis=1, keepdims=True)
+    return out
+
+
+def _texts(side: str, rows: int) -> Any:
+    from datasets import Dataset
+
+    names = [f"{side}{i}" for i in range(rows)]
+    return Dataset.from_dict({"id": names, "text": names})
+
+
+def _wrapper(name: str, encoder: VectorEncoder) -> Any:
+    from mteb.models import SearchEncoderWrapper
+
+    from embharness.run.search import faiss_search, torch_search
+
+    if name == "mteb":
+        return SearchEncoderWrapper(encoder)
+    return faiss_search(encoder) if name == "faiss" else torch_search(encoder)
+
+
+def _search_kwargs() -> dict[str, Any]:
+    from embharness.run.sweep import TaskEntry
+    from embharness.run.task_loading import TaskLoader
+
+    return {
+        "task_metadata": TaskLoader().get(TaskEntry(TASK), 1).metadata,
+        "hf_split": "test",
+        "hf_subset": "default",
+        "encode_kwargs": {"batch_size": 4096, "show_progress_bar": False},
+    }
+
+
+def _search(name: str, encoder: VectorEncoder, corpus: Any, queries: Any, top_k: int) -> Any:
+    wrapper = _wrapper(name, encoder)
+    kwargs = _search_kwargs()
+    wrapper.index(corpus, **kwargs)
+    return wrapper.search(queries, top_k=top_k, **kwargs)
+
+
+def synthetic(docs: int, queries: int, dim: int = 384, top_k: int = 100) -> dict[str, Any]:
+    """Search ``queries`` × ``docs`` random unit vectors top-k with every exact backend."""
+    encoder = VectorEncoder(unit_vectors(docs, dim, 0), unit_vectors(queries, dim, 1))
+    corpus, query_set = _texts("d", docs), _texts("q", queries)
+    backends = ("mteb", "torch", "faiss")
+    for name in backends:  # warm-up: 100 queries each
+        _search(name, encoder, corpus, query_set.select(range(min(100, queries))), top_k)
+    runs: dict[str, Any] = {}
+    for name in backends:
+        start = time.perf_counter()
+        found = _search(name, encoder, corpus, query_set, top_k)
+        runs[name] = {"s": time.perf_counter() - start, "found": found}
+    reference = runs["mteb"]["found"]
+    report: dict[str, Any] = {"docs": docs, "queries": queries, "dim": dim, "top_k": top_k}
+    for name in backends:
+        found = runs[name]["found"]
+        report[f"{name}_s"] = runs[name]["s"]
+        report[f"{name}_same_top_k_sets"] = all(set(found[q]) == set(reference[q]) for q in found)
+        report[f"{name}_max_score_diff"] = max(
+            abs(score - reference[q][doc])
+            for q, hits in found.items()
+            for doc, score in hits.items()
+            if doc in reference[q]
+        )
+    return report
+
+
+def coir_scale(queries: int, dim: int, backends: tuple[str, ...]) -> dict[str, Any]:
+    """Index, search and mteb scoring of a COIR-CSN-sized cell with ``queries`` queries, per
+    backend, projected to all of COIR-CSN's queries.
+
+    Each backend runs a warm-up, then ``queries // 2`` and ``queries`` queries: indexing the
+    corpus is a fixed cost per cell; search and scoring grow with the queries, so the two runs
+    give the per-query slope (time = fixed + slope × queries) that the projection uses.
+    """
+    docs = unit_vectors(CSN_DOCS, dim, 2)
+    encoder = VectorEncoder(docs, unit_vectors(queries, dim, 3))
+    corpus, query_set = _texts("d", CSN_DOCS), _texts("q", queries)
+    report: dict[str, Any] = {"docs": CSN_DOCS, "queries": queries, "dim": dim, "top_k": 1000}
+    for name in backends:
+        _timed_cell(name, encoder, corpus, query_set.select(range(min(50, queries))))  # warm-up
+        half = _timed_cell(name, encoder, corpus, query_set.select(range(queries // 2)))
+        full = _timed_cell(name, encoder, corpus, query_set)
+        row: dict[str, Any] = {"half": half, "full": full}
+        for phase in ("search_s", "scoring_s"):
+            slope = (full[phase] - half[phase]) / (queries - queries // 2)
+            fixed = max(0.0, full[phase] - slope * queries)
+            row[f"projected_{phase}"] = fixed + slope * CSN_QUERIES
+        row["projected_index_s"] = full["index_s"]
+        report[name] = row
+        gc.collect()
+    return report
+
+
+def _timed_cell(name: str, encoder: VectorEncoder, corpus: Any, queries: Any) -> dict[str, Any]:
+    """One cell's index, search (top-1000) and mteb scoring seconds; one relevant doc per
+    query, the doc ranked 5th, so every cut-off has work to do."""
+    from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores
+
+    wrapper, kwargs = _wrapper(name, encoder), _search_kwargs()
+    start = time.perf_counter()
+    wrapper.index(corpus, **kwargs)
+    indexed = time.perf_counter()
+    found = wrapper.search(queries, top_k=1000, **kwargs)
+    searched = time.perf_counter()
+    qrels = {q: {sorted(hits, key=hits.__getitem__)[-5]: 1} for q, hits in found.items()}
+    begun = time.perf_counter()
+    scores = calculate_retrieval_scores(found, qrels, [1, 3, 5, 10, 20, 100, 1000])
+    return {
+        "queries": len(queries),
+        "index_s": indexed - start,
+        "search_s": searched - indexed,
+        "scoring_s": time.perf_counter() - begun,
+        "ndcg_at_10": scores.ndcg["NDCG@10"],
+    }
