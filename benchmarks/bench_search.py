@@ -153,7 +153,8 @@ def print_report(report: dict[str, Any], encode_s: float) -> None:
         f"synthetic {synth['queries']} queries x {synth['docs']} docs (dim {synth['dim']}, "
         f"top-{synth['top_k']}): "
         + "  ".join(
-            f"{s} {synth[f'{s}_s']:.1f} s (same sets {synth[f'{s}_same_top_k_sets']}, "
+            f"{s} {synth[f'{s}_s']:.1f} s ({synth[f'{s}_queries_with_other_sets']} other sets, "
+            f"k-th ties only: {synth[f'{s}_differences_are_kth_ties']}, "
             f"max diff {synth[f'{s}_max_score_diff']:.1e})"
             for s in ("mteb", "torch", "faiss")
         )

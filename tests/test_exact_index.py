@@ -22,10 +22,13 @@ def _vectors(rows: int, dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
 
 
+@pytest.mark.parametrize("similarity", [None, "cosine"])  # the model's function; one matmul
 @pytest.mark.parametrize("block_bytes", [None, 4 * 50 * 7])  # one block; 7 queries a block
-def test_search_returns_the_exact_top_k_best_first(block_bytes: int | None) -> None:
+def test_search_returns_the_exact_top_k_best_first(
+    block_bytes: int | None, similarity: str | None
+) -> None:
     docs, queries = _vectors(50, 16, 0), _vectors(23, 16, 1)
-    index = TorchExactIndex(block_bytes=block_bytes)
+    index = TorchExactIndex(similarity=similarity, block_bytes=block_bytes)
     index.add_documents(docs[:20], [f"d{i}" for i in range(20)])
     index.add_documents(docs[20:], [f"d{i}" for i in range(20, 50)])  # added in two parts
     values, hits = index.search(queries, 10, similarity_fn=_cosine)
@@ -40,6 +43,17 @@ def test_search_returns_the_exact_top_k_best_first(block_bytes: int | None) -> N
         assert values[row] == sorted(values[row], reverse=True)
 
 
+def test_dot_product_models_are_scored_unnormalised() -> None:
+    docs, queries = _vectors(40, 8, 7), _vectors(5, 8, 8)
+    index = TorchExactIndex(similarity="dot")
+    index.add_documents(docs, [f"d{i}" for i in range(40)])
+    values, hits = index.search(queries, 5, similarity_fn=_cosine)  # not called: dot is a matmul
+    want = queries.astype(np.float64) @ docs.astype(np.float64).T
+    for row in range(5):
+        assert hits[row] == np.argsort(-want[row])[:5].tolist()
+        np.testing.assert_allclose(values[row], np.sort(want[row])[::-1][:5], rtol=1e-5)
+
+
 def test_top_k_is_capped_at_the_corpus_and_clear_forgets_it() -> None:
     index = TorchExactIndex()
     index.add_documents(_vectors(4, 8, 2), ["a", "b", "c", "d"])
@@ -50,10 +64,11 @@ def test_top_k_is_capped_at_the_corpus_and_clear_forgets_it() -> None:
         index.search(_vectors(1, 8, 3), 2, similarity_fn=_cosine)
 
 
-def test_reranking_scores_each_query_s_shortlist_only() -> None:
+@pytest.mark.parametrize("similarity", [None, "cosine"])
+def test_reranking_scores_each_query_s_shortlist_only(similarity: str | None) -> None:
     docs, queries = _vectors(30, 8, 4), _vectors(3, 8, 5)
     ids = [f"d{i}" for i in range(30)]
-    index = TorchExactIndex()
+    index = TorchExactIndex(similarity=similarity)
     index.add_documents(docs, ids)
     shortlists = {"q0": ["d3", "d7", "d9", "d20"], "q1": ["d1"], "q2": []}
     values, hits = index.search(

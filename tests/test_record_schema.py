@@ -48,7 +48,7 @@ def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
     assert settings["oom_retries"] == 0
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (None, None)
-    assert settings["search"] == "mteb"  # schema 4: the default backend of a Retrieval task
+    assert settings["search"] == "torch"  # schema 9: the default backend of a Retrieval task
     # schema 5: the kernel read back from the loaded model (sdpa on CPU), padded batches
     assert (stored["model"]["attn_implementation"], stored["model"]["packed"]) == ("sdpa", False)
     # schema 6: the per-item file beside the record, one row per judged query of the 8

@@ -40,6 +40,9 @@ Versions:
   stage's mteb predictions, beside the record). From this version ``settings.search`` may also
   name an ANN index with its parameters (``faiss-hnsw-M16-efc40-efs64``, ``run.ann``) or a
   chunked search (``late-c128-o32``, ``chunk_then_embed-c128``, ``run.late_chunk_search``).
+- 9: ``settings.search`` may be ``torch``: the exact ``torch.topk`` index on the encoder's
+  device passed to mteb as its ``index_backend`` (``run.exact_index``), the default for
+  Retrieval-type tasks from this version (before it, ``mteb``). Same fields as version 8.
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -49,7 +52,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class GitState(TypedDict):

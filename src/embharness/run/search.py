@@ -80,7 +80,10 @@ def torch_search(encoder: Any) -> Any:
     from embharness.run.exact_index import TorchExactIndex
 
     device = encoder.backend.info.device if hasattr(encoder, "backend") else "cpu"
-    return _indexed_search_class()(encoder, index_backend=TorchExactIndex(device))
+    name = encoder.mteb_model_meta.similarity_fn_name  # a ScoringFunction or its value
+    similarity = str(getattr(name, "value", name)) if name else None
+    index = TorchExactIndex(device, similarity)
+    return _indexed_search_class()(encoder, index_backend=index)
 
 
 @cache
