@@ -62,7 +62,7 @@ ci-gate: $(STAMP) $(MANPAGES)
 	$(EMB) gate --baseline $(BASELINE) --results $(CI_RESULTS) --mode significance
 
 test: $(STAMP) assets lint
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile  # two workers, each test file on one of them
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --no-loadscope-reorder  # two workers, each file on one; slow files first (tests/conftest.py)
 	$(MAKE) ci-gate
 
 gate: $(STAMP)

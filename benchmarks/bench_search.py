@@ -6,7 +6,7 @@
    warm-up before the timed run (issue goal: 5 dims ≤ 1.25 × 1 dim).
 3. A synthetic corpus (unit vectors, dim 384) searched top-100 through mteb's
    ``SearchEncoderWrapper``: its own chunked search against the two exact indexes.
-4. COIR-CodeSearchNet scale (``coir_scale.py``): 1,003,765 docs, a slice of the 52,561
+4. COIR-CodeSearchNet scale (``synthetic_search.coir_scale``): 1,003,765 docs, a slice of the 52,561
    queries, top-1000, search and mteb's scoring timed apart and projected to all queries.
 
 Usage: .venv/bin/python benchmarks/bench_search.py [--max-samples N] [--docs N] [--queries N]

@@ -5,7 +5,9 @@ idle cores; on a CUDA machine run it without arguments for the 0.5b/1.5b/v3 tabl
 
 The sweep benchmark runs on 800 stdlib queries here (about 6 minutes on 2 cores); run
 ``benchmarks/bench_sweep.py`` without ``--max-samples`` for the whole task (about 30 minutes).
-The search benchmark runs the whole stdlib task and a 100k × 5k synthetic search.
+The search benchmark runs the whole stdlib task, the offline suite's whole process at 5 dims
+and 1 dim per exact backend (each once as a warm-up, then timed), a 100k × 5k synthetic search
+and 1,000 queries against a 1,003,765-document COIR-CodeSearchNet-sized corpus.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ import pytest
 from embharness.paths import configure_environment
 from embharness.run.console import configure_console
 
+pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
+
 SWEEP = """
 models:
   - name: sentence-transformers/all-MiniLM-L6-v2

@@ -8,7 +8,10 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from sweep_processes import assert_nothing_partial, assert_same_scores, scores, start_run
+
+pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
 
 SWEEP = """
 models:

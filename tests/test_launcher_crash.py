@@ -20,6 +20,8 @@ from embharness.run.leases import lease_folder, read_failure
 from embharness.run.runner import RunOptions, SweepRunner
 from embharness.run.sweep import load_sweep
 
+pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BODY = f"""
 models:

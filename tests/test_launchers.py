@@ -16,6 +16,8 @@ from embharness.cli import main
 from embharness.run.runner import RunOptions, SweepRunner
 from embharness.run.sweep import load_sweep
 
+pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
+
 BODY = """
 models:
   - name: sentence-transformers/all-MiniLM-L6-v2

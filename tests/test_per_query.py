@@ -42,6 +42,8 @@ from embharness.results.per_query import (
 from embharness.specs.registry import get_spec
 from embharness.tasks.registry import apply_sample_cap, get_task
 
+pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 SUPPORTED_MOCKS = [
     "MockRetrievalTask",  # two splits
@@ -234,6 +236,24 @@ def humaneval(encoder: HarnessEncoder, tmp_path_factory: pytest.TempPathFactory)
     return task, result, folder
 
 
+@pytest.fixture(scope="module")
+def captured_humaneval(encoder: HarnessEncoder, humaneval: tuple) -> tuple:
+    """One more mteb run of the HumanEval task with both of the runner's hooks on:
+    (captured predictions, captured per-query scores, mteb's result)."""
+    from embharness.run.predictions import (
+        UNUSED_FOLDER,
+        captured_predictions,
+        captured_query_scores,
+    )
+
+    task = humaneval[0]
+    with captured_predictions(task) as captured, captured_query_scores(task) as scores:
+        result = mteb.evaluate(
+            encoder, task, cache=None, show_progress_bar=False, prediction_folder=UNUSED_FOLDER
+        )
+    return captured, scores, result
+
+
 def _rank_metrics(run: dict[str, dict[str, float]], relevant: str) -> tuple[float, float, float]:
     """nDCG@10, recall@10, MRR@10 of one query with one relevant document, from its rank."""
     ranked = sorted(run.items(), key=lambda item: (item[1], item[0]), reverse=True)
@@ -332,18 +352,15 @@ def test_load_rejects_other_schema_versions(tmp_path: Path) -> None:
 
 
 def test_captured_predictions_equal_the_file_mteb_writes(
-    encoder: HarnessEncoder, humaneval: tuple, tmp_path: Path
+    humaneval: tuple, captured_humaneval: tuple
 ) -> None:
     """The runner keeps mteb's predictions in memory (``run.predictions``): the same mapping
     mteb writes to its prediction file, no file written, and mteb's hook restored after."""
-    from embharness.run.predictions import HOOK, UNUSED_FOLDER, captured_predictions
+    from embharness.run.predictions import HOOK, UNUSED_FOLDER
 
     task, result, folder = humaneval
     written = json.loads(predictions_file(task, folder).read_text(encoding="utf-8"))
-    with captured_predictions(task) as captured:
-        again = mteb.evaluate(
-            encoder, task, cache=None, show_progress_bar=False, prediction_folder=UNUSED_FOLDER
-        )
+    captured, _, again = captured_humaneval
     assert HOOK not in vars(task) and not UNUSED_FOLDER.exists()
     assert set(captured) == set(written) - {"mteb_model_meta"}
     for subset, by_split in captured.items():
@@ -354,24 +371,16 @@ def test_captured_predictions_equal_the_file_mteb_writes(
 
 
 def test_captured_query_scores_are_what_pytrec_eval_gives_again(
-    encoder: HarnessEncoder, humaneval: tuple
+    humaneval: tuple, captured_humaneval: tuple
 ) -> None:
     """The per-query scores mteb hands ``task_specific_scores`` equal a fresh pytrec_eval run
     on the captured predictions; the rows built from them equal the recomputed rows."""
     from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores
 
-    from embharness.run.predictions import (
-        SCORES_HOOK,
-        UNUSED_FOLDER,
-        captured_predictions,
-        captured_query_scores,
-    )
+    from embharness.run.predictions import SCORES_HOOK
 
     task = humaneval[0]
-    with captured_predictions(task) as captured, captured_query_scores(task) as scores:
-        result = mteb.evaluate(
-            encoder, task, cache=None, show_progress_bar=False, prediction_folder=UNUSED_FOLDER
-        )
+    captured, scores, result = captured_humaneval
     assert SCORES_HOOK not in vars(task)
     assert set(scores) == set(captured) and scores["default"].keys() == {"test"}
     qrels = task.dataset["default"]["test"]["relevant_docs"]

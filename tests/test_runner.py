@@ -13,6 +13,8 @@ from embharness.run import runner as runner_module
 from embharness.run.runner import RunOptions, SweepRunner
 from embharness.run.sweep import parse_sweep
 
+pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 REVISION = "8b3219a92973c328a8e22fadcfa821b5dc75636a"
 TASK = "HumanEvalRetrievalOffline"

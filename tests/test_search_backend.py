@@ -12,6 +12,8 @@ from embharness.results.store import run_record_path
 from embharness.run.runner import RunOptions, SweepRunner
 from embharness.run.sweep import Settings, parse_sweep
 
+pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 TASKS = {
     "HumanEvalRetrievalOffline": 300,
@@ -53,12 +55,21 @@ def _metrics(path: Path) -> dict[tuple[str, int, str], float]:
     }
 
 
+@pytest.fixture(scope="module")
+def mteb_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """mteb's own search on the three tasks, once: (results root, the embedding cache)."""
+    root = tmp_path_factory.mktemp("search")
+    _run(root / "mteb", root / "cache", "mteb")
+    return root / "mteb", root / "cache"
+
+
 @pytest.mark.parametrize("backend", ["torch", "faiss"])
-def test_exact_backends_and_mteb_search_score_the_same(tmp_path: Path, backend: str) -> None:
-    cache = tmp_path / "cache"
-    _run(tmp_path / "mteb", cache, "mteb")
+def test_exact_backends_and_mteb_search_score_the_same(
+    mteb_run: tuple[Path, Path], tmp_path: Path, backend: str
+) -> None:
+    reference, cache = mteb_run
     _run(tmp_path / backend, cache, backend)
-    ours, theirs = _results(tmp_path / backend), _results(tmp_path / "mteb")
+    ours, theirs = _results(tmp_path / backend), _results(reference)
     # Same folders: the backend names no experiment, results stay comparable.
     assert sorted(ours) == sorted(theirs) and len(ours) == 6
     for cell, path in ours.items():
