@@ -18,6 +18,7 @@ from embharness.tasks.long_docs_offline import (
     build_modules,
     build_split,
     evenly_spaced,
+    load_modules,
 )
 from embharness.tasks.registry import get_task
 
@@ -65,6 +66,17 @@ def test_deterministic(split: RetrievalSplitData) -> None:
     for key in ("corpus", "queries"):
         assert split[key].to_list() == again[key].to_list()
     assert split["relevant_docs"] == again["relevant_docs"]
+
+
+def test_cached_modules_equal_a_fresh_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The split is built from the built-task cache; what it holds is a fresh build's."""
+    monkeypatch.setenv("EMBHARNESS_CACHE", str(tmp_path))
+    fresh = build_modules()
+    assert load_modules() == fresh  # built and stored
+    assert len(list((tmp_path / "tasks").glob("stdlib-long-*.json"))) == 1
+    assert load_modules() == fresh  # read back: tuples of (qualname, query) as built
 
 
 def test_recipe_on_a_synthetic_module(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import platform
 import sysconfig
 from pathlib import Path
@@ -15,8 +16,14 @@ from embharness.tasks.stdlib_offline import (
     build_records,
     first_paragraph,
     function_document,
+    load_records,
     module_name,
 )
+
+MODULE = '''def area(width, height):
+    """Return the area of a rectangle of the given size."""
+    return width * height
+'''
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +121,36 @@ def test_module_names_skip_tests_and_private_modules() -> None:
 
 def test_build_is_deterministic(records) -> None:
     assert build_records() == records
+
+
+def test_cached_records_are_read_back_and_rebuilt_when_an_input_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBHARNESS_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "Lib"
+    (root / "geometry").mkdir(parents=True)
+    (root / "geometry" / "shapes.py").write_text(MODULE)
+    first = load_records(root)
+    assert first == build_records(root) and [r.key for r in first] == [
+        "stdlib:geometry.shapes:area"
+    ]
+    [stored] = (tmp_path / "cache" / "tasks").glob("stdlib-*.json")
+    # A stored file is what the next load returns: edit it and the edit comes back.
+    stored.write_text(json.dumps([["stdlib:m:f", "a query from the cache file", "def f(): ..."]]))
+    assert [r.query for r in load_records(root)] == ["a query from the cache file"]
+    stored.write_text("{not json")  # unreadable: rebuilt and replaced
+    assert load_records(root) == first and json.loads(stored.read_text())[0][0] == first[0].key
+    # A changed input names another key: built afresh, the new function included.
+    extra = (
+        '    """Return the perimeter of a rectangle of the given size."""\n    return 2 * (w + h)\n'
+    )
+    (root / "geometry" / "shapes.py").write_text(MODULE + "\n\ndef perimeter(w, h):\n" + extra)
+    again = load_records(root)
+    assert [r.key for r in again] == [
+        "stdlib:geometry.shapes:area",
+        "stdlib:geometry.shapes:perimeter",
+    ]
+    assert len(list((tmp_path / "cache" / "tasks").glob("stdlib-*.json"))) == 2
 
 
 def test_task_metadata_and_split(records) -> None:

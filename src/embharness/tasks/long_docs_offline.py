@@ -36,6 +36,8 @@ from typing import Any
 from datasets import Dataset
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
+from embharness.tasks import stdlib_offline
+from embharness.tasks.built_cache import cache_key, cached_rows
 from embharness.tasks.code_metadata import BuiltRetrievalTask, code_retrieval_metadata
 from embharness.tasks.stdlib_offline import (
     MIN_QUERY_WORDS,
@@ -141,9 +143,23 @@ def build_modules(root: Path | None = None) -> list[LongDocModule]:
     ]
 
 
+def load_modules(root: Path | None = None) -> list[LongDocModule]:
+    """:func:`build_modules`, read from the built-task cache when no input changed."""
+    paths = [path for _, path in iter_modules(root)]
+    key = cache_key("stdlib-long", [Path(__file__), Path(stdlib_offline.__file__)], paths)
+    rows = cached_rows(
+        "stdlib-long",
+        key,
+        lambda: [[m.module, m.document, [list(q) for q in m.queries]] for m in build_modules(root)],
+    )
+    return [
+        LongDocModule(name, text, tuple((q, t) for q, t in pairs)) for name, text, pairs in rows
+    ]
+
+
 def build_split(root: Path | None = None) -> RetrievalSplitData:
-    """The mteb test split built from :func:`build_modules`."""
-    modules = build_modules(root)
+    """The mteb test split built from :func:`load_modules`."""
+    modules = load_modules(root)
     queries = sorted(
         (f"q:stdlib-long:{m.module}:{qualname}", text, f"d:stdlib-long:{m.module}")
         for m in modules

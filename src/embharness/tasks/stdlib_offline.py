@@ -33,6 +33,7 @@ from pathlib import Path
 from datasets import Dataset
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
+from embharness.tasks.built_cache import cache_key, cached_rows
 from embharness.tasks.code_metadata import BuiltRetrievalTask, code_retrieval_metadata
 
 MIN_QUERY_WORDS = 5
@@ -191,9 +192,19 @@ def build_records(root: Path | None = None) -> list[StdlibRecord]:
     return kept
 
 
+def load_records(root: Path | None = None) -> list[StdlibRecord]:
+    """:func:`build_records`, read from the built-task cache when no input changed."""
+    root = root or stdlib_root()
+    key = cache_key("stdlib", [Path(__file__)], (path for _, path in iter_modules(root)))
+    rows = cached_rows(
+        "stdlib", key, lambda: [[r.key, r.query, r.document] for r in build_records(root)]
+    )
+    return [StdlibRecord(*row) for row in rows]
+
+
 def build_split(root: Path | None = None) -> RetrievalSplitData:
-    """The mteb test split built from :func:`build_records`."""
-    records = build_records(root)
+    """The mteb test split built from :func:`load_records`."""
+    records = load_records(root)
     return RetrievalSplitData(
         queries=Dataset.from_list([{"id": f"q:{r.key}", "text": r.query} for r in records]),
         corpus=Dataset.from_list(
