@@ -26,7 +26,7 @@ from embharness.paths import cache_root
 Rows = list[Any]  # JSON: lists of strings (and lists of them)
 
 
-def cache_key(name: str, builders: Iterable[Path], inputs: Iterable[Path]) -> str:
+def _cache_key(name: str, builders: Iterable[Path], inputs: Iterable[Path]) -> str:
     """A digest of ``name``, the builders' sources, the Python version and every input's stat."""
     digest = hashlib.sha256(f"{name}\0{platform.python_version()}\0".encode())
     for builder in builders:
@@ -37,10 +37,13 @@ def cache_key(name: str, builders: Iterable[Path], inputs: Iterable[Path]) -> st
     return digest.hexdigest()[:24]
 
 
-def cached_rows(name: str, key: str, build: Callable[[], Rows]) -> Rows:
-    """The rows stored under ``name``-``key``, else ``build()``'s rows, stored for next time."""
+def cached_rows(
+    name: str, builders: Iterable[Path], inputs: Iterable[Path], build: Callable[[], Rows]
+) -> Rows:
+    """The rows stored for ``name`` under the key of ``builders`` (source files) and
+    ``inputs`` (data files), else ``build()``'s rows, stored for next time."""
     folder = cache_root() / "tasks"
-    path = folder / f"{name}-{key}.json"
+    path = folder / f"{name}-{_cache_key(name, builders, inputs)}.json"
     try:
         rows: Rows = json.loads(path.read_text(encoding="utf-8"))
         return rows

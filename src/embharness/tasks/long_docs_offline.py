@@ -37,7 +37,7 @@ from datasets import Dataset
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
 from embharness.tasks import stdlib_offline
-from embharness.tasks.built_cache import cache_key, cached_rows
+from embharness.tasks.built_cache import cached_rows
 from embharness.tasks.code_metadata import BuiltRetrievalTask, code_retrieval_metadata
 from embharness.tasks.stdlib_offline import (
     MIN_QUERY_WORDS,
@@ -145,11 +145,10 @@ def build_modules(root: Path | None = None) -> list[LongDocModule]:
 
 def load_modules(root: Path | None = None) -> list[LongDocModule]:
     """:func:`build_modules`, read from the built-task cache when no input changed."""
-    paths = [path for _, path in iter_modules(root)]
-    key = cache_key("stdlib-long", [Path(__file__), Path(stdlib_offline.__file__)], paths)
     rows = cached_rows(
         "stdlib-long",
-        key,
+        [Path(__file__), Path(stdlib_offline.__file__)],
+        (path for _, path in iter_modules(root)),
         lambda: [[m.module, m.document, [list(q) for q in m.queries]] for m in build_modules(root)],
     )
     return [

@@ -33,7 +33,7 @@ from pathlib import Path
 from datasets import Dataset
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
-from embharness.tasks.built_cache import cache_key, cached_rows
+from embharness.tasks.built_cache import cached_rows
 from embharness.tasks.code_metadata import BuiltRetrievalTask, code_retrieval_metadata
 
 MIN_QUERY_WORDS = 5
@@ -195,9 +195,11 @@ def build_records(root: Path | None = None) -> list[StdlibRecord]:
 def load_records(root: Path | None = None) -> list[StdlibRecord]:
     """:func:`build_records`, read from the built-task cache when no input changed."""
     root = root or stdlib_root()
-    key = cache_key("stdlib", [Path(__file__)], (path for _, path in iter_modules(root)))
     rows = cached_rows(
-        "stdlib", key, lambda: [[r.key, r.query, r.document] for r in build_records(root)]
+        "stdlib",
+        [Path(__file__)],
+        (path for _, path in iter_modules(root)),
+        lambda: [[r.key, r.query, r.document] for r in build_records(root)],
     )
     return [StdlibRecord(*row) for row in rows]
 
