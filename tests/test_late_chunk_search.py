@@ -23,9 +23,10 @@ from transformers import AutoModel, AutoTokenizer
 from embharness.encoding.bridge import HarnessEncoder
 from embharness.errors import HarnessError
 from embharness.results.store import ResultsStore
+from embharness.run.cell_identity import cell_model_meta
 from embharness.run.cells import prepare_model
 from embharness.run.late_chunk_search import check_chunking, chunked_search, chunking_label
-from embharness.run.runner import RunOptions, SweepRunner, cell_model_meta
+from embharness.run.runner import RunOptions, SweepRunner
 from embharness.run.sweep import TaskEntry, parse_sweep
 from embharness.specs.registry import get_spec
 from embharness.tasks.registry import get_task

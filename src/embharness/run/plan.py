@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from embharness.errors import HarnessError
 from embharness.results.store import ResultsStore
+from embharness.run.cell_identity import cell_model_meta
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
-from embharness.run.runner import cell_model_meta
 from embharness.run.sweep import ModelEntry, Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
 from embharness.tasks.registry import OFFLINE_TASKS, get_task

@@ -24,9 +24,9 @@ from embharness.errors import HarnessError
 from embharness.hub import ensure_available
 from embharness.models.backend import Backend
 from embharness.models.loading import load_backend
+from embharness.run.cell_identity import cell_model_meta
 from embharness.run.cells import PreparedModel, prepare_model
 from embharness.run.grid import grid_identity, grid_search
-from embharness.run.runner import cell_model_meta
 from embharness.run.sweep import Settings, TaskEntry, parse_sweep
 from embharness.specs.rerankers import BI_ENCODER_PREFIX, FIRST_STAGE_ALIASES, RERANKER_ALIASES
 

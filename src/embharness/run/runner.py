@@ -34,10 +34,10 @@ from embharness.results.per_query import (
 from embharness.results.record import CellFacts, build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
-from embharness.run.ann import search_label
+from embharness.run.cell_identity import cell_max_length, cell_model_meta
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
-from embharness.run.late_chunk_search import chunked_search, chunking_label
+from embharness.run.late_chunk_search import chunked_search
 from embharness.run.leases import DEFAULT_TIMEOUT_S, acquire, clear_failure, write_failure
 from embharness.run.predictions import (
     UNUSED_FOLDER,
@@ -45,9 +45,8 @@ from embharness.run.predictions import (
     captured_query_scores,
 )
 from embharness.run.search import search_model
-from embharness.run.sweep import Sweep, TaskEntry
+from embharness.run.sweep import Settings, Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
-from embharness.specs.spec import SIDES, PromptTable
 
 if TYPE_CHECKING:
     from mteb.abstasks import AbsTask
@@ -85,65 +84,6 @@ class RunOptions:
 
 def _main_score(task_result: TaskResult) -> float:
     return float(task_result.get_score())
-
-
-def _identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
-    """Everything beyond the dim that changes a score and so names an experiment folder.
-
-    Settings at the spec's published values (dtype, whitespace rule, adapter table) name none,
-    so a run as the authors ran it keeps the default folder.
-    """
-    max_length = _max_length(model, task)
-    weights = model.info.weights_hash if model.entry.path else None
-    adapter = model.info.peft_adapter
-    spec = model.spec
-    published = model.published
-    return {
-        "max_samples": task.max_samples or model.entry.settings.max_samples,
-        "max_length": max_length if max_length != spec.default_max_length else None,
-        "weights": weights[:12] if weights else None,
-        "peft_adapter": f"{Path(adapter['path']).name}-{adapter['sha256'][:12]}"
-        if adapter
-        else None,
-        "dtype": model.info.dtype if model.info.dtype != spec.dtype else None,
-        "strip_whitespace": spec.strip_whitespace
-        if spec.strip_whitespace != published.strip_whitespace
-        else None,
-        "task_adapters": _task_adapter_label(spec.prompts, published.prompts, task.name),
-        # ANN search changes scores: backend and parameters (exact search, and tasks whose
-        # ranking does not go through the index, name none).
-        "search": search_label(
-            model.entry.settings.search, model.entry.settings.search_params, task.name
-        ),
-        # Long-document chunking (late / chunk_then_embed) and its parameters; truncate: none.
-        "chunking": chunking_label(
-            model.entry.settings.chunking, model.entry.settings.chunking_params
-        ),
-    }
-
-
-def cell_model_meta(model: PreparedModel, task: TaskEntry, dim: int, **extra: Any) -> ModelMeta:
-    """The mteb ``ModelMeta`` that names a cell's result folder (dim and experiment identity;
-    ``extra``: a precision grid point's additions, ``run.grid.grid_identity``)."""
-    return model.spec.to_model_meta(dim, **_identity(model, task), **extra)
-
-
-def _task_adapter_label(prompts: PromptTable, published: PromptTable, task: str) -> str | None:
-    """``query=retrieval.query,document=retrieval.passage`` for a task the sweep opted in.
-
-    The opt-ins are the ``"{task}-{side}"`` rows that differ from the published table's.
-    """
-    rows = {side: prompts.rows.get(f"{task}-{side}") for side in SIDES}
-    chosen = [
-        f"{side}={row.adapter}"
-        for side, row in rows.items()
-        if row is not None and row.adapter and row != published.rows.get(f"{task}-{side}")
-    ]
-    return ",".join(chosen) or None
-
-
-def _max_length(model: PreparedModel, task: TaskEntry) -> int:
-    return model.entry.task_max_length.get(task.name) or task.max_length or model.info.max_length
 
 
 class SweepRunner:
@@ -305,8 +245,6 @@ class SweepRunner:
         meta: ModelMeta,
         precision: str | None = None,
     ) -> CellOutcome:
-        import mteb
-
         cap = task.max_samples or model.entry.settings.max_samples
         task_obj = self.tasks.get(task, cap)
         encoder = build_encoder(
@@ -317,25 +255,47 @@ class SweepRunner:
             max_batch_tokens=model.entry.settings.max_batch_tokens,
             meta=meta,
             cache=self.cache,
-            max_length=_max_length(model, task),
+            max_length=cell_max_length(model, task),
             show_progress=self.options.show_progress,
         )
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
-        # Retrieval: mteb's own search, or an exact faiss index as its index_backend.
-        settings = model.entry.settings
-        search: str | None
-        if precision:  # a grid point: the quantised index ranks the cached vectors
-            evaluated = grid_search(encoder, task_obj, precision, settings.rescore_top_k)
-            search = precision
-        elif settings.chunking != "truncate":  # chunk vectors, a document scores its best chunk
-            evaluated, search = chunked_search(
-                encoder, task_obj, settings.chunking, settings.chunking_params
-            )
-        else:
-            evaluated, search = search_model(
-                encoder, task_obj, settings.search, settings.search_params
-            )
+        evaluated, search = _searching_model(encoder, task_obj, model.entry.settings, precision)
         start = time.perf_counter()
+        task_result, items = self._evaluate(evaluated, task_obj, encoder, model)
+        wall = time.perf_counter() - start
+        facts = _cell_facts(
+            model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
+        )
+        grid = (
+            grid_identity(precision, model.entry.settings.rescore_top_k)
+            if precision
+            else {"precision": "float32"}
+        )
+        record = build_record(
+            dataclasses.replace(
+                facts, items=items, **grid, launcher=self.launch[0], job_id=self.launch[1]
+            )
+        )
+        self.store.write(task_result, meta, record, items)
+        self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
+        return CellOutcome(
+            model.spec.name,
+            task.name,
+            dim,
+            "ran",
+            record["main_score"],
+            wall,
+            dict(record),
+            precision or "float32",
+        )
+
+    def _evaluate(
+        self, evaluated: Any, task_obj: AbsTask, encoder: HarnessEncoder, model: PreparedModel
+    ) -> tuple[TaskResult, PerItemScores]:
+        """``mteb.evaluate`` of one cell with its progress bar, and the per-item scores from
+        the predictions and per-query scores it computed."""
+        import mteb
+
         with (
             self._cell_bar(encoder.label) as bar,
             captured_predictions(task_obj) as predictions,
@@ -357,32 +317,7 @@ class SweepRunner:
             )
             task_result = result.task_results[0]
             items = cell_items(task_obj, predictions, task_result, query_scores)
-        wall = time.perf_counter() - start
-        facts = _cell_facts(
-            model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
-        )
-        grid = (
-            grid_identity(precision, settings.rescore_top_k)
-            if precision
-            else {"precision": "float32"}
-        )
-        record = build_record(
-            dataclasses.replace(
-                facts, items=items, **grid, launcher=self.launch[0], job_id=self.launch[1]
-            )
-        )
-        self.store.write(task_result, meta, record, items)
-        self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
-        return CellOutcome(
-            model.spec.name,
-            task.name,
-            dim,
-            "ran",
-            record["main_score"],
-            wall,
-            dict(record),
-            precision or "float32",
-        )
+        return task_result, items
 
     def _cell_bar(self, label: str) -> tqdm:
         """One progress bar per cell (texts encoded), drawn only where progress is shown."""
@@ -405,6 +340,19 @@ def cell_items(
     if items.available:
         check_matches_aggregate(items, task_result)
     return items
+
+
+def _searching_model(
+    encoder: HarnessEncoder, task_obj: AbsTask, settings: Settings, precision: str | None
+) -> tuple[Any, str | None]:
+    """What ``mteb.evaluate`` runs for a cell, and the search that ranks its corpus: a grid
+    point's quantised index over the cached vectors, chunked documents scored by their best
+    chunk, or the sweep's search (exact torch/faiss index or mteb's own)."""
+    if precision:
+        return grid_search(encoder, task_obj, precision, settings.rescore_top_k), precision
+    if settings.chunking != "truncate":
+        return chunked_search(encoder, task_obj, settings.chunking, settings.chunking_params)
+    return search_model(encoder, task_obj, settings.search, settings.search_params)
 
 
 def _job_cells(model: PreparedModel) -> int:
