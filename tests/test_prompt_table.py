@@ -10,8 +10,8 @@ import pytest
 
 from embharness.encoding.plans import is_code_task, resolve_plan
 from embharness.errors import HarnessError
+from embharness.run.cell_identity import task_adapter_label
 from embharness.run.cells import _with_choices
-from embharness.run.runner import _task_adapter_label
 from embharness.run.sweep import ModelEntry
 from embharness.specs.jina_code import PROMPTS as CODE_PROMPTS
 from embharness.specs.jina_code import TASK_PROMPT_TYPES
@@ -214,12 +214,12 @@ def test_sweep_task_adapters_are_top_rows_with_their_instruction() -> None:
         "text-matching",
     )
     assert (
-        _task_adapter_label(spec.prompts, published.prompts, core17.name) == "query=retrieval.query"
+        task_adapter_label(spec.prompts, published.prompts, core17.name) == "query=retrieval.query"
     )
-    assert _task_adapter_label(spec.prompts, published.prompts, "STSBenchmark") == (
+    assert task_adapter_label(spec.prompts, published.prompts, "STSBenchmark") == (
         "document=classification"
     )
-    assert _task_adapter_label(spec.prompts, published.prompts, "SciFact") is None
+    assert task_adapter_label(spec.prompts, published.prompts, "SciFact") is None
     assert spec.adapter_names == published.adapter_names
 
 

@@ -38,7 +38,7 @@ def cell_identity(model: PreparedModel, task: TaskEntry) -> dict[str, Any]:
         "strip_whitespace": spec.strip_whitespace
         if spec.strip_whitespace != published.strip_whitespace
         else None,
-        "task_adapters": _task_adapter_label(spec.prompts, published.prompts, task.name),
+        "task_adapters": task_adapter_label(spec.prompts, published.prompts, task.name),
         # ANN search changes scores: backend and parameters (exact search, and tasks whose
         # ranking does not go through the index, name none).
         "search": search_label(
@@ -57,7 +57,7 @@ def cell_model_meta(model: PreparedModel, task: TaskEntry, dim: int, **extra: An
     return model.spec.to_model_meta(dim, **cell_identity(model, task), **extra)
 
 
-def _task_adapter_label(prompts: PromptTable, published: PromptTable, task: str) -> str | None:
+def task_adapter_label(prompts: PromptTable, published: PromptTable, task: str) -> str | None:
     """``query=retrieval.query,document=retrieval.passage`` for a task the sweep opted in.
 
     The opt-ins are the ``"{task}-{side}"`` rows that differ from the published table's.
