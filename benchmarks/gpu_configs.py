@@ -141,7 +141,8 @@ class ReferenceLoop:
 
 
 def checkout_defaults() -> dict[str, Any]:
-    """The row cap and token budget a run gets when nothing is set: sweep Settings and engine."""
+    """The row cap and token budget a sweep on CUDA gets when it sets none (the device default,
+    ``models.device.pick_batching``), and the bare engine's constructor defaults."""
     from embharness.models.engine import EncodingEngine
 
     params = inspect.signature(EncodingEngine.__init__).parameters
@@ -149,11 +150,11 @@ def checkout_defaults() -> dict[str, Any]:
         "engine": [params["batch_size"].default, params["max_batch_tokens"].default]
     }
     try:
-        from embharness.run.sweep import Settings
+        from embharness.models.device import pick_batching
 
-        out["sweep"] = [Settings().batch_size, Settings().max_batch_tokens]
-    except ImportError as exc:  # run/ is not needed by the benchmark itself
-        out["sweep"] = f"unavailable: {exc}"
+        out["sweep_on_cuda"] = list(pick_batching(None, None, "cuda"))
+    except ImportError as exc:  # a checkout from before the device defaults
+        out["sweep_on_cuda"] = f"unavailable: {exc}"
     return out
 
 

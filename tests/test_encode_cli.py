@@ -76,3 +76,18 @@ def test_bad_jsonl_exits_2_with_one_line(tiny_qwen_dir: Path, tmp_path: Path) ->
     assert len(lines) == 1
     assert lines[0].startswith("error: ") and "bad.jsonl:2" in lines[0]
     assert not (tmp_path / "out.npy").exists()
+
+
+def test_encode_without_batch_size_takes_the_device_default(
+    tiny_qwen_dir: Path, tmp_path: Path
+) -> None:
+    """No --batch-size: the device's batching (CPU: 32 rows), the same vectors as 2-row batches."""
+    source = write_jsonl(tmp_path / "in.jsonl", TEXTS)
+    outputs = {}
+    for label, extra in (("default", ()), ("two", ("--batch-size", "2"))):
+        out = tmp_path / f"{label}.npy"
+        args = ("--task", "CosQA", "--side", "query", "--input", str(source), "--output", str(out))
+        result = run_encode(tiny_qwen_dir, *args, *extra)
+        assert result.exit_code == 0, result.output
+        outputs[label] = np.load(out)
+    np.testing.assert_allclose(outputs["default"], outputs["two"], atol=1e-5)

@@ -71,7 +71,7 @@ def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path
     )
     [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
     settings = outcome.record["settings"]
-    assert SCHEMA_VERSION == 9 and outcome.record["schema_version"] == 9
+    assert SCHEMA_VERSION == 10 and outcome.record["schema_version"] == 10
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (600, 600)
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
 
@@ -91,10 +91,10 @@ def test_version_1_record_loads_as_the_current_version() -> None:
 
 
 def test_version_2_record_loads_as_the_current_version() -> None:
-    """A version-2 record (no token budget yet) reads as version 9 with the new fields None."""
+    """A version-2 record (no token budget yet) reads as current, the new fields None."""
     settings = {"batch_size": 8, "effective_batch_size": 4, "oom_retries": 1, "dtype": "float16"}
     upgraded = upgrade_record(run_record(schema_version=2, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 9
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 10
     assert upgraded["settings"]["effective_batch_size"] == 4  # kept
     assert upgraded["settings"]["max_batch_tokens"] is None
     assert upgraded["settings"]["effective_max_batch_tokens"] is None
@@ -103,20 +103,20 @@ def test_version_2_record_loads_as_the_current_version() -> None:
 
 
 def test_version_3_record_loads_as_the_current_version() -> None:
-    """A version-3 record (token budget, no search backend yet) reads as version 9."""
+    """A version-3 record (token budget, no search backend yet) reads as the current version."""
     settings = {"batch_size": 8, "max_batch_tokens": 600, "effective_max_batch_tokens": 300}
     upgraded = upgrade_record(run_record(schema_version=3, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 9
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 10
     assert upgraded["settings"]["effective_max_batch_tokens"] == 300  # kept
     assert upgraded["settings"]["search"] is None  # unknown then: None, not a guess
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
 
 
 def test_version_4_record_loads_as_the_current_version() -> None:
-    """A version-4 record (before the attention kernel was recorded) reads as version 9."""
+    """A version-4 record (before the attention kernel was recorded) reads as current."""
     model = {"name": MINILM, "flash_attn": None}
     upgraded = upgrade_record(run_record(schema_version=4, model=model))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 9
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 10
     assert upgraded["model"]["name"] == MINILM  # kept
     assert upgraded["model"]["attn_implementation"] is None  # unknown then: None, not a guess
     assert upgraded["model"]["packed"] is None
@@ -124,9 +124,9 @@ def test_version_4_record_loads_as_the_current_version() -> None:
 
 
 def test_version_5_record_loads_as_the_current_version() -> None:
-    """A version-5 record (before per-item scores) reads as version 9, ``per_item`` None."""
+    """A version-5 record (before per-item scores) reads as current, ``per_item`` None."""
     upgraded = upgrade_record(run_record(schema_version=5))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 9
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 10
     assert upgraded["per_item"] is None and set(upgraded) == _keys(RunRecord)
 
 
@@ -134,7 +134,7 @@ def test_version_8_record_keeps_the_search_it_ran_with() -> None:
     """A version-8 record (default search ``mteb`` then) keeps its backend: no rewrite to torch."""
     settings = {"batch_size": 8, "search": "mteb"}
     upgraded = upgrade_record(run_record(schema_version=8, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 9
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 10
     assert upgraded["settings"]["search"] == "mteb"
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
 
@@ -166,3 +166,20 @@ def test_old_records_on_disk_read_through_the_report_loader(tmp_path: Path) -> N
     [run] = load_runs(tmp_path / "r")
     assert run.record is not None and run.record["schema_version"] == SCHEMA_VERSION
     assert run.record["settings"]["dtype"] == "float32"
+
+
+def test_record_holds_the_device_default_batching_a_cell_ran(tmp_path: Path) -> None:
+    """Schema 10: a sweep that sets no batching records the device's default as what ran."""
+    sweep = parse_sweep(
+        {
+            "models": [{"name": MINILM, "dims": [384]}],
+            "tasks": [{"name": TASK, "max_samples": 8}],
+        }
+    )
+    assert (sweep.settings.batch_size, sweep.settings.max_batch_tokens) == (None, None)
+    [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
+    settings = outcome.record["settings"]
+    # This machine runs on CPU: 32 rows, count-based (models.device.DEVICE_BATCHING["cpu"]).
+    assert settings["device"] == "cpu"
+    assert (settings["batch_size"], settings["max_batch_tokens"]) == (32, None)
+    assert settings["effective_batch_size"] == 32

@@ -12,6 +12,7 @@ from backend_probes import ObservedBackend
 
 from embharness.errors import HarnessError
 from embharness.models.backend import Backend
+from embharness.models.device import DEVICE_BATCHING, pick_batching
 from embharness.models.engine import EncodingEngine, batch_rows
 from embharness.models.loading import LoadSettings, load_backend
 from embharness.run.select import with_overrides
@@ -128,7 +129,9 @@ def test_sweep_setting_and_cli_override() -> None:
     assert [m.settings.max_batch_tokens for m in overridden.models] == [1024, 1024]
     assert with_overrides(sweep, None, None, False).models == sweep.models
     default = parse_sweep({"models": [MINILM], "tasks": ["HumanEvalRetrievalOffline"]})
-    assert default.models[0].settings.max_batch_tokens is None
+    # No batching set: both None, so each cell takes its device's default (pick_batching).
+    settings = default.models[0].settings
+    assert (settings.batch_size, settings.max_batch_tokens) == (None, None)
 
 
 @pytest.mark.parametrize("bad", [0, -5, "many", 1.5, True])
@@ -142,3 +145,30 @@ def test_bad_budget_is_a_one_line_error(bad: object) -> None:
                 "tasks": ["HumanEvalRetrievalOffline"],
             }
         )
+
+
+def test_device_batching_defaults() -> None:
+    """Unset batching takes the device's row (CUDA: 128 rows in 32,768-token batches; CPU and
+    other devices: 32 rows, count-based); what a sweep sets always wins."""
+    assert DEVICE_BATCHING == {"cuda": (128, 32768), "cpu": (32, None)}
+    assert pick_batching(None, None, "cuda:1") == (128, 32768)
+    assert pick_batching(None, None, "cpu") == (32, None)
+    assert pick_batching(None, None, "mps") == (32, None)
+    assert pick_batching(None, 4096, "cuda") == (128, 4096)  # budget set: default row cap
+    assert pick_batching(None, 4096, "cpu") == (32, 4096)
+    assert pick_batching(8, None, "cuda") == (8, None)  # row cap alone: count-based, as set
+    assert pick_batching(8, 1024, "cuda") == (8, 1024)
+
+
+@pytest.mark.parametrize("bad", [0, -5, "many", 1.5, True])
+def test_bad_batch_size_is_a_one_line_error(bad: object) -> None:
+    """A row cap that is not a positive integer is rejected with the fix."""
+    with pytest.raises(HarnessError, match="batch_size must be a positive integer") as caught:
+        parse_sweep(
+            {
+                "settings": {"batch_size": bad},
+                "models": [MINILM],
+                "tasks": ["HumanEvalRetrievalOffline"],
+            }
+        )
+    assert "\n" not in str(caught.value)

@@ -41,7 +41,12 @@ def read_texts(path: Path) -> list[str]:
 @click.option("--task", "task_name", required=True, help="mteb task name (selects prompt/adapter).")
 @click.option("--side", type=click.Choice(["query", "document"]), required=True)
 @click.option("--dim", type=int, help="Matryoshka dim (default: full).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Rows per batch (default: the device's: on CUDA 128 rows of at most 32,768 tokens, "
+    "on CPU 32 rows).",
+)
 @click.option("--max-length", type=int, help="Token limit (default: the model's).")
 @click.option("--device", help="cpu, cuda, cuda:1 … (default: cuda if available).")
 @click.option("--input", "input_path", type=click.Path(path_type=Path), required=True)
@@ -59,7 +64,7 @@ def encode(
     task_name: str,
     side: str,
     dim: int | None,
-    batch_size: int,
+    batch_size: int | None,
     max_length: int | None,
     device: str | None,
     input_path: Path,
@@ -92,7 +97,10 @@ def encode(
     if output_path is None:
         return
     backend = lazy_backend(model.spec, model.load, model.info)
-    encoder = build_encoder(model.spec, backend, model.dims[0], batch_size=batch_size)
+    rows, budget = model.batching
+    encoder = build_encoder(
+        model.spec, backend, model.dims[0], batch_size=rows, max_batch_tokens=budget
+    )
     vectors = project(encoder.full_vectors(texts, plan), model.dims[0])
     output_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(output_path, vectors.astype(np.float32))

@@ -43,6 +43,10 @@ Versions:
 - 9: ``settings.search`` may be ``torch``: the exact ``torch.topk`` index on the encoder's
   device passed to mteb as its ``index_backend`` (``run.exact_index``), the default for
   Retrieval-type tasks from this version (before it, ``mteb``). Same fields as version 8.
+- 10: ``settings.batch_size`` and ``settings.max_batch_tokens`` are what the cell ran with: the
+  sweep's where it set them, else the device's default (``models.device.DEVICE_BATCHING``:
+  128 rows of at most 32,768 padded tokens on CUDA, 32 rows on CPU). Before it a sweep
+  without them ran 32 rows, count-based, on every device. Same fields as version 9.
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -52,7 +56,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 class GitState(TypedDict):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from embharness.errors import HarnessError
 from embharness.hub import ensure_available
 from embharness.models.backend import BackendInfo
+from embharness.models.device import pick_batching
 from embharness.models.late_chunking import require_mean_pooling
 from embharness.models.loading import LoadSettings, describe_backend
 from embharness.run.sweep import ModelEntry, TaskEntry
@@ -28,6 +29,13 @@ class PreparedModel:
     info: BackendInfo
     dims: tuple[int, ...]
     published: ModelSpec
+
+    @property
+    def batching(self) -> tuple[int, int | None]:
+        """(row cap, padded-token budget) its cells run with: the sweep's where set, else the
+        default of the device it will load on (``models.device.pick_batching``)."""
+        settings = self.entry.settings
+        return pick_batching(settings.batch_size, settings.max_batch_tokens, self.info.device)
 
 
 def _published_spec(entry: ModelEntry) -> ModelSpec:

@@ -251,8 +251,8 @@ class SweepRunner:
             model.spec,
             backend,
             dim,
-            batch_size=model.entry.settings.batch_size,
-            max_batch_tokens=model.entry.settings.max_batch_tokens,
+            batch_size=model.batching[0],
+            max_batch_tokens=model.batching[1],
             meta=meta,
             cache=self.cache,
             max_length=cell_max_length(model, task),
@@ -261,7 +261,7 @@ class SweepRunner:
         encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
         evaluated, search = _searching_model(encoder, task_obj, model.entry.settings, precision)
         start = time.perf_counter()
-        task_result, items = self._evaluate(evaluated, task_obj, encoder, model)
+        task_result, items = self._evaluate(evaluated, task_obj, encoder)
         wall = time.perf_counter() - start
         facts = _cell_facts(
             model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
@@ -290,7 +290,7 @@ class SweepRunner:
         )
 
     def _evaluate(
-        self, evaluated: Any, task_obj: AbsTask, encoder: HarnessEncoder, model: PreparedModel
+        self, evaluated: Any, task_obj: AbsTask, encoder: HarnessEncoder
     ) -> tuple[TaskResult, PerItemScores]:
         """``mteb.evaluate`` of one cell with its progress bar, and the per-item scores from
         the predictions and per-query scores it computed."""
@@ -309,7 +309,7 @@ class SweepRunner:
                 overwrite_strategy="always",
                 # mteb reads its bar switch from encode_kwargs once they are given.
                 encode_kwargs={
-                    "batch_size": model.entry.settings.batch_size,
+                    "batch_size": encoder.engine.batch_size,
                     "show_progress_bar": False,
                 },
                 show_progress_bar=False,
@@ -384,8 +384,8 @@ def _cell_facts(
         max_samples=cap,
         dim=encoder.dim,
         stats=encoder.stats,
-        batch_size=model.entry.settings.batch_size,
-        max_batch_tokens=model.entry.settings.max_batch_tokens,
+        batch_size=encoder.engine.batch_size,  # what ran: the sweep's or the device's default
+        max_batch_tokens=encoder.engine.max_batch_tokens,
         max_length=encoder.max_length,
         loaded_dtype=encoder.backend.loaded_dtype(),
         wall_s=wall_s,

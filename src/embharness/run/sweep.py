@@ -53,7 +53,9 @@ class Settings:
     """Run settings; model entries may override them.
 
     ``max_batch_tokens`` caps each batch's padded tokens (longest text × rows), with
-    ``batch_size`` still the row cap; None: every batch has ``batch_size`` rows.
+    ``batch_size`` still the row cap; None: every batch has ``batch_size`` rows. Both None
+    (the default): the device's batching, ``models.device.DEVICE_BATCHING`` (128 rows and
+    32,768 tokens on CUDA, 32 rows on CPU); a ``batch_size`` alone keeps count-based batches.
 
     ``search`` picks how Retrieval tasks rank the corpus: ``torch`` (default), an exact
     ``torch.topk`` index on the encoder's device given to mteb as its index backend; ``mteb``,
@@ -65,7 +67,7 @@ class Settings:
     ``eager`` or ``flash_attention_2`` (``embharness.models.attention``).
     """
 
-    batch_size: int = 32
+    batch_size: int | None = None
     max_batch_tokens: int | None = None
     dtype: str = "auto"
     max_length: int | None = None
@@ -122,8 +124,9 @@ def _check_precisions(raw: Any) -> tuple[str, ...]:
 
 
 def _check_positive(key: str, value: Any) -> None:
-    """``value`` is None (allowed for the token budget only) or a positive integer."""
-    if value is None and key == "max_batch_tokens":
+    """``value`` is None (allowed for the batching keys: the device's default) or a positive
+    integer."""
+    if value is None and key in ("batch_size", "max_batch_tokens"):
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise HarnessError(
