@@ -1,7 +1,8 @@
 """Run every benchmark (``make bench``): engine throughput, token-budget batches (about 3
 minutes on 2 cores), the sweep engine, the search backends, then tokens/s and MFU on jina-code
-shapes (``bench_gpu.py``: here its small CPU shape, 200 texts, 2 rounds, about 2 minutes on 2
-idle cores; on a CUDA machine run it without arguments for the 0.5b/1.5b/v3 table).
+shapes (``bench_gpu.py``: here its small CPU shape, 200 texts, 2 rounds, 546 s measured on 2
+cores, the bf16 row about 25 s a pass of it; on a CUDA machine run it without arguments for
+the 0.5b/1.5b/v3 table).
 
 The sweep benchmark runs on 800 stdlib queries here (about 6 minutes on 2 cores); run
 ``benchmarks/bench_sweep.py`` without ``--max-samples`` for the whole task (about 30 minutes).
