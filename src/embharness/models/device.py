@@ -9,10 +9,11 @@ from embharness.errors import HarnessError
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 # Batching where a sweep sets none: (row cap, padded-token budget per batch) by device type.
-# CUDA: on an H100 the jina-code-0.5b shape ran 39 k tokens/s at 32 rows and 210 k with
-# length-sorted batches of at most 32,768 padded tokens (issue 11; benchmarks/bench_gpu.py
-# measures it again). CPU: a token budget bought nothing measurable on MiniLM (158.8 texts/s
-# without, 155-175 with 4,096-16,384; benchmarks/bench_token_budget.py), so 32 rows as before.
+# CUDA: on an H100, jina-code-0.5b's shape ran 39 k tokens/s in the harness at 32 count-based
+# rows and 210 k in a plain loop of length-sorted batches of at most 32,768 padded tokens
+# (issue 11; benchmarks/bench_gpu.py measures the harness at these defaults).
+# CPU: a token budget bought nothing measurable on MiniLM (158.8 texts/s without, 155-175
+# with 4,096-16,384; benchmarks/bench_token_budget.py), so 32 rows as before.
 DEVICE_BATCHING: dict[str, tuple[int, int | None]] = {"cuda": (128, 32768), "cpu": (32, None)}
 
 

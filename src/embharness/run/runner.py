@@ -247,12 +247,13 @@ class SweepRunner:
     ) -> CellOutcome:
         cap = task.max_samples or model.entry.settings.max_samples
         task_obj = self.tasks.get(task, cap)
+        rows, budget = model.batching
         encoder = build_encoder(
             model.spec,
             backend,
             dim,
-            batch_size=model.batching[0],
-            max_batch_tokens=model.batching[1],
+            batch_size=rows,
+            max_batch_tokens=budget,
             meta=meta,
             cache=self.cache,
             max_length=cell_max_length(model, task),
