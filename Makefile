@@ -61,8 +61,15 @@ ci-gate: $(STAMP) $(MANPAGES)
 	$(EMB) run evals/gate.yaml --results-dir $(CI_RESULTS) --cache-dir .cache/ci/embeddings --quiet
 	$(EMB) gate --baseline $(BASELINE) --results $(CI_RESULTS) --mode significance
 
-test: $(STAMP) assets lint
-	$(VENV)/bin/pytest -q -n 2 --dist loadfile --no-loadscope-reorder  # two workers, each file on one; slow files first (tests/conftest.py)
+# Lint (mypy: about 80 s on one core from a cold cache) runs beside pytest, whose two workers
+# leave a core partly idle while they wait on sweep subprocesses; its log follows pytest's.
+# pytest: two workers, each file on one, slow files first (tests/conftest.py).
+test: $(STAMP) assets
+	@mkdir -p .cache && $(MAKE) --no-print-directory lint > .cache/lint.log 2>&1 & linting=$$!; \
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --no-loadscope-reorder; tested=$$?; \
+	wait $$linting; linted=$$?; cat .cache/lint.log; \
+	test $$linted -eq 0 || echo "make lint failed (log above)"; \
+	test $$tested -eq 0 -a $$linted -eq 0
 	$(MAKE) ci-gate
 
 gate: $(STAMP)

@@ -33,7 +33,8 @@ import yaml
 from synthetic_search import CSN_QUERIES, coir_scale, synthetic
 
 import embharness  # noqa: F401  (process settings before mteb is imported)
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 TASK = "PythonStdlibDocstringRetrieval"

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import embharness  # noqa: F401  (process settings before mteb is imported)
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 DIMS = [32, 64, 128, 256, 384]

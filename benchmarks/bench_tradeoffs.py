@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from embharness.encoding.quantize import PRECISIONS
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import Sweep, parse_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

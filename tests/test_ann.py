@@ -12,7 +12,8 @@ import pytest
 
 from embharness.errors import HarnessError
 from embharness.run.ann import ann_index, check_search_params, parse_search_label, search_label
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -17,7 +17,8 @@ from embharness.gate.diff import build_diff
 from embharness.results.paired import B_HIGHER, B_LOWER, NO_ITEMS, OLD_RUN, WITHIN_NOISE
 from embharness.results.per_query import PerItemScores
 from embharness.results.stats import paired_difference
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import load_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -22,7 +22,8 @@ from embharness.encoding.cache import cache_summary
 from embharness.encoding.plans import resolve_plan
 from embharness.errors import HarnessError
 from embharness.models.loading import LoadSettings, describe_backend, load_backend
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 from embharness.specs.registry import get_spec
 

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import click
 import numpy as np
 import pandas as pd
 import pytest
@@ -319,7 +320,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
 def test_commands_are_registered_and_errors_exit_2(tmp_path: Path) -> None:
     from embharness.cli import main
 
-    assert {"report", "gate", "diff", "submit"} <= set(main.commands)
+    assert {"report", "gate", "diff", "submit"} <= set(main.list_commands(click.Context(main)))
     out = CliRunner().invoke(main, ["gate", "--baseline", str(tmp_path / "none.json")])
     assert out.exit_code == 2
     assert out.output.startswith("error: ") and "does not exist" in out.output

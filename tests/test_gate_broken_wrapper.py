@@ -10,7 +10,8 @@ import pytest
 
 from embharness.gate.gate import REGRESSED, SIGNIFICANCE, TOLERANCE, WITHIN_NOISE, run_gate
 from embharness.run import cells
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import load_sweep
 from embharness.specs.registry import get_spec
 

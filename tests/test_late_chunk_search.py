@@ -26,7 +26,8 @@ from embharness.results.store import ResultsStore
 from embharness.run.cell_identity import cell_model_meta
 from embharness.run.cells import prepare_model
 from embharness.run.late_chunk_search import check_chunking, chunked_search, chunking_label
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import TaskEntry, parse_sweep
 from embharness.specs.registry import get_spec
 from embharness.tasks.registry import get_task

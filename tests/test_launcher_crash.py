@@ -17,7 +17,8 @@ from sweep_processes import assert_nothing_partial, assert_same_scores, scores, 
 
 from embharness.cli import main
 from embharness.run.leases import lease_folder, read_failure
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import load_sweep
 
 pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)

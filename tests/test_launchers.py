@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from sweep_processes import scores, start_run
 
 from embharness.cli import main
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import load_sweep
 
 pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)

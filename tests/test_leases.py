@@ -125,7 +125,8 @@ tasks:
 
 
 def test_a_local_run_leaves_a_job_leased_elsewhere_to_its_holder(tmp_path: Path) -> None:
-    from embharness.run.runner import RunOptions, SweepRunner
+    from embharness.run.options import RunOptions
+    from embharness.run.runner import SweepRunner
     from embharness.run.sweep import load_sweep
 
     (tmp_path / "sweep.yaml").write_text(LOCAL_SWEEP)

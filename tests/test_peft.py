@@ -15,7 +15,8 @@ from transformers import AutoModel
 from embharness.encoding.plans import resolve_plan
 from embharness.models.loading import LoadSettings
 from embharness.models.peft_adapter import adapter_identity
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 from embharness.specs.registry import get_spec
 

@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from embharness.cli import main
 from embharness.run import plan as plan_module
+from embharness.run.options import RunOptions
 from embharness.run.plan import CHARS_PER_TOKEN, plan_lines, plan_sweep
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import load_sweep, parse_sweep
 from embharness.tasks.registry import get_task
 

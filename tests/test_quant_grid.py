@@ -16,7 +16,8 @@ from embharness.results.runs import load_runs
 from embharness.results.schema import SCHEMA_VERSION, upgrade_record
 from embharness.results.store import run_record_path
 from embharness.run.binary_search import QuantizedSearchIndex
-from embharness.run.runner import CellOutcome, RunOptions, SweepRunner
+from embharness.run.options import CellOutcome, RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -11,7 +11,8 @@ from test_report_fixtures import run_record
 from embharness.results.runs import load_runs
 from embharness.results.schema import SCHEMA_VERSION, SECTIONS, RunRecord, upgrade_record
 from embharness.results.store import run_record_path
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

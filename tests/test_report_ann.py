@@ -16,7 +16,8 @@ from embharness.errors import HarnessError
 from embharness.report.ann_table import COLUMNS, RESULTS_FILE, load_bench_rows
 from embharness.report.build import build_report
 from embharness.report.intervals import CISettings
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -26,7 +26,8 @@ from embharness.commands.report import report
 from embharness.report import plots
 from embharness.report.build import build_report
 from embharness.report.intervals import DISABLED, NO_FILE, CISettings
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from embharness.report.build import build_report
 from embharness.results.runs import load_runs
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 JINA_CODE = "jinaai/jina-code-embeddings-0.5b"

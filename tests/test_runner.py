@@ -10,7 +10,8 @@ import pytest
 from backend_probes import ObservedBackend
 
 from embharness.run import runner as runner_module
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import parse_sweep
 
 pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)

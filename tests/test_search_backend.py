@@ -9,7 +9,8 @@ import pytest
 
 from embharness.errors import HarnessError
 from embharness.results.store import run_record_path
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import Settings, parse_sweep
 
 pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)

@@ -1,7 +1,13 @@
-"""The ``embharness`` command line."""
+"""The ``embharness`` command line: a lazy registry of subcommands, one file each.
+
+A subcommand's module is imported only when that subcommand (or ``--help``) needs it, so
+``embharness gate`` or ``embharness plan`` never pays for torch and mteb, and ``embharness run``
+imports them only after its input checks pass.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -9,9 +15,37 @@ import click
 from embharness.errors import HarnessError
 from embharness.paths import configure_environment
 
+# subcommand name -> "module:attribute" of its click command, under embharness.commands
+SUBCOMMANDS = {
+    "run": "run:run",
+    "models": "models:models",
+    "tasks": "tasks:tasks",
+    "encode": "encode:encode",
+    "cache": "cache:cache",
+    "report": "report:report",
+    "gate": "gate:gate",
+    "diff": "diff:diff",
+    "submit": "submit:submit",
+    "plan": "plan:plan",
+    "status": "status:status",
+    "rerank": "rerank:rerank",
+}
+
 
 class HarnessGroup(click.Group):
-    """A click group that turns ``HarnessError`` into one line on stderr and exit code 2."""
+    """Loads subcommands on first use; turns ``HarnessError`` into one stderr line, exit 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        module = importlib.import_module(f"embharness.commands.{module_name}")
+        command: click.Command = getattr(module, attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -25,38 +59,3 @@ class HarnessGroup(click.Group):
 def main() -> None:
     """Evaluate embedding models reproducibly through mteb."""
     configure_environment()
-
-
-# --- command registration (each feature module owns its commands) ---
-from embharness.commands.run import models, run, tasks  # noqa: E402
-
-main.add_command(run)
-main.add_command(models)
-main.add_command(tasks)
-from embharness.commands.encode import encode  # noqa: E402
-
-main.add_command(encode)
-from embharness.commands.cache import cache  # noqa: E402
-
-main.add_command(cache)
-from embharness.commands.report import report  # noqa: E402
-
-main.add_command(report)
-from embharness.commands.gate import gate  # noqa: E402
-
-main.add_command(gate)
-from embharness.commands.diff import diff  # noqa: E402
-
-main.add_command(diff)
-from embharness.commands.submit import submit  # noqa: E402
-
-main.add_command(submit)
-from embharness.commands.plan import plan  # noqa: E402
-
-main.add_command(plan)
-from embharness.commands.status import status  # noqa: E402
-
-main.add_command(status)
-from embharness.commands.rerank import rerank  # noqa: E402
-
-main.add_command(rerank)

@@ -1,18 +1,21 @@
-"""``embharness run``, ``models`` and ``tasks``."""
+"""``embharness run``: the runner (torch, mteb) is imported only after the input checks pass."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from embharness.commands.options import CACHE_DIR_OPTION, NO_CACHE_OPTION, RESULTS_OPTION
 from embharness.paths import embedding_cache_dir
 from embharness.run.console import configure_console
-from embharness.run.runner import OVERWRITE_MODES, CellOutcome, RunOptions, SweepRunner
+from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
 from embharness.run.sweep import load_sweep
-from embharness.specs.registry import get_spec, registered_names
+
+if TYPE_CHECKING:
+    from embharness.run.runner import SweepRunner
 
 
 def _split_csv(value: str | None) -> list[str] | None:
@@ -159,6 +162,8 @@ def run(
         show_progress=configure_console(verbose, quiet, sys.stderr.isatty()),
         lease_timeout_s=settings.lease_timeout_s,
     )
+    from embharness.run.runner import SweepRunner
+
     runner = SweepRunner(sweep, options)
     if settings.launcher == "local":
         _print_table(runner, runner.run())
@@ -180,38 +185,3 @@ def _print_launch(result: object) -> None:
     if failures:
         click.echo(f"{len(failures)} job(s) failed", err=True)
         sys.exit(1)
-
-
-@click.command()
-def models() -> None:
-    """List registered models with their revisions and dims."""
-    for name in registered_names():
-        spec = get_spec(name)
-        dims = ",".join(map(str, spec.dims))
-        code = (
-            f"  code={spec.code_repo}@{spec.code_revision or 'unpinned'}" if spec.code_repo else ""
-        )
-        click.echo(
-            f"{name:45} rev={spec.revision or 'unpinned (set revision:)'}  dims={dims}  "
-            f"max_tokens={spec.max_tokens}  dtype={spec.dtype}  strip={spec.strip_whitespace}  "
-            f"loader={spec.loader}{code}"
-        )
-    click.echo("st:NAME / hf:NAME / a local folder: any sentence-transformers or HF model")
-
-
-@click.command()
-@click.argument("sweep_file", type=click.Path(path_type=Path))
-def tasks(sweep_file: Path) -> None:
-    """List the tasks of SWEEP_FILE with their type, dataset revision and splits."""
-    from embharness.run.cells import check_tasks
-    from embharness.tasks.registry import get_task
-
-    sweep = load_sweep(sweep_file)
-    check_tasks(sweep.tasks)
-    for entry in sweep.tasks:
-        meta = get_task(entry.name).metadata
-        dataset = meta.dataset or {}
-        click.echo(
-            f"{entry.name:40} {meta.type:18} {dataset.get('path', '')}@"
-            f"{str(dataset.get('revision', ''))[:12]}  splits={','.join(meta.eval_splits)}"
-        )

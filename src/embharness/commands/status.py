@@ -16,7 +16,8 @@ def _since(stamp: float) -> str:
 
 def cell_states(sweep_file: Path, results_dir: Path) -> list[tuple[str, str, int, str, str]]:
     """(model, task, dim, state, detail) for every float32 cell of the sweep."""
-    from embharness.run.runner import RunOptions, SweepRunner
+    from embharness.run.options import RunOptions
+    from embharness.run.runner import SweepRunner
     from embharness.run.sweep import load_sweep
 
     runner = SweepRunner(load_sweep(sweep_file), RunOptions(results_dir, None, show_progress=False))

@@ -15,10 +15,12 @@ padded batches.
 from __future__ import annotations
 
 import importlib.util
-
-import torch
+from typing import TYPE_CHECKING
 
 from embharness.errors import HarnessError
+
+if TYPE_CHECKING:  # sweep validation imports this module; it must not pay for torch
+    import torch
 
 ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "flash_attention_2", "eager")
 FLASH = "flash_attention_2"

@@ -12,8 +12,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -38,7 +36,8 @@ from embharness.run.cell_identity import cell_max_length, cell_model_meta
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
 from embharness.run.late_chunk_search import chunked_search
-from embharness.run.leases import DEFAULT_TIMEOUT_S, acquire, clear_failure, write_failure
+from embharness.run.leases import acquire, clear_failure, write_failure
+from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
 from embharness.run.predictions import (
     UNUSED_FOLDER,
     captured_predictions,
@@ -54,32 +53,6 @@ if TYPE_CHECKING:
     from mteb.results import TaskResult
 
 log = logging.getLogger(__name__)
-OVERWRITE_MODES = ("missing", "always", "never")
-
-
-@dataclass
-class CellOutcome:
-    """What happened to one cell."""
-
-    model: str
-    task: str
-    dim: int
-    status: str
-    main_score: float | None = None
-    wall_s: float = 0.0
-    record: dict[str, Any] = field(default_factory=dict)
-    precision: str = "float32"
-
-
-@dataclass
-class RunOptions:
-    """Where results and cached vectors go, and when to recompute."""
-
-    results_dir: Path
-    cache_dir: Path | None
-    overwrite: str = "missing"
-    show_progress: bool = True
-    lease_timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 def _main_score(task_result: TaskResult) -> float:

@@ -12,7 +12,8 @@ from embharness.errors import HarnessError
 from embharness.run.launchers import LAUNCHERS
 from embharness.run.launchers.jobs import JobSpec, pending_jobs
 from embharness.run.launchers.settings import LaunchSettings
-from embharness.run.runner import RunOptions, SweepRunner
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
 
 
 @dataclass

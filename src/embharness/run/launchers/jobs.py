@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from embharness.run.leases import DEFAULT_TIMEOUT_S, job_key
-from embharness.run.runner import CellOutcome, RunOptions, SweepRunner
+from embharness.run.options import CellOutcome, RunOptions
+from embharness.run.runner import SweepRunner
 from embharness.run.sweep import Sweep
 
 log = logging.getLogger(__name__)
