@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,29 @@ def start_run(sweep: Path, root: Path, *extra: str) -> subprocess.Popen:
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
+
+
+class StderrWatch:
+    """Drains a process's stderr on a thread and says when a line containing ``marker`` came."""
+
+    def __init__(self, proc: subprocess.Popen, marker: str) -> None:
+        self.seen = threading.Event()
+        self.lines: list[str] = []
+        self._marker = marker
+        self._thread = threading.Thread(target=self._drain, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, proc: subprocess.Popen) -> None:
+        for raw in proc.stderr:  # type: ignore[union-attr]
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if self._marker in line:
+                self.seen.set()
+
+    def text(self) -> str:
+        """Everything read so far (all of it once the process has ended and been joined)."""
+        self._thread.join(timeout=5)
+        return "".join(self.lines)
 
 
 def scores(results: Path) -> dict[str, dict]:

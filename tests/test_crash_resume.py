@@ -9,7 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_processes import assert_nothing_partial, assert_same_scores, scores, start_run
+from sweep_processes import (
+    StderrWatch,
+    assert_nothing_partial,
+    assert_same_scores,
+    scores,
+    start_run,
+)
+
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
+from embharness.run.sweep import load_sweep
 
 pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
 
@@ -21,30 +31,49 @@ settings:
   batch_size: 16
 tasks:
   - name: PythonStdlibDocstringRetrieval
-    max_samples: 300
+    max_samples: 120
   - name: HumanEvalRetrievalOffline
+    max_samples: 60
 """
+RAN_A_CELL = ": main="  # the line a process prints when it has scored and written a cell
+
+
+def _kill_round(sweep: Path, root: Path, rng: random.Random, after_a_cell: bool) -> bool:
+    """Start the sweep and kill -9 it at a random moment; whether the kill landed mid-run.
+
+    The first round kills during start-up or the first encode; later rounds wait for the
+    process's first finished cell and kill within the next second: while it scores, writes
+    results or the cache, or loads and encodes the next task.
+    """
+    proc = start_run(sweep, root)
+    watch = StderrWatch(proc, RAN_A_CELL)
+    if after_a_cell:
+        watch.seen.wait(300)
+        time.sleep(rng.uniform(0.0, 1.0))
+    else:
+        time.sleep(rng.uniform(4.0, 8.0))
+    killed = proc.poll() is None
+    if killed:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(60)
+    if not killed:
+        assert proc.returncode == 0, watch.text()[-2000:]
+    return killed
 
 
 def test_kill_9_loop_resumes_to_identical_scores(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(SWEEP)
     reference = tmp_path / "reference"
-    reference.mkdir()
-    done = start_run(sweep, reference)
-    assert done.wait(600) == 0, done.stderr.read().decode()[-2000:]
+    options = RunOptions(reference / "results", reference / "cache", show_progress=False)
+    SweepRunner(load_sweep(sweep), options).run()  # uninterrupted, in its own cache
 
     crashed = tmp_path / "crashed"
     crashed.mkdir()
     rng = random.Random(20261122)
     kills = 0
-    for _ in range(3):
-        proc = start_run(sweep, crashed)
-        time.sleep(rng.uniform(5.0, 15.0))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(60)
+    for after_a_cell in (False, True, True):
+        kills += _kill_round(sweep, crashed, rng, after_a_cell)
         assert_nothing_partial(crashed)
     assert kills >= 2
     final = start_run(sweep, crashed)
@@ -78,8 +107,7 @@ def test_two_concurrent_runs_share_cache_and_results(tmp_path: Path) -> None:
         assert proc.returncode == 0, stderr.decode()[-2000:]
     assert_nothing_partial(shared)
     alone = tmp_path / "alone"
-    alone.mkdir()
-    solo = start_run(sweep, alone)
-    assert solo.wait(600) == 0
+    alone_options = RunOptions(alone / "results", alone / "cache", show_progress=False)
+    SweepRunner(load_sweep(sweep), alone_options).run()
     assert_same_scores(scores(alone / "results"), scores(shared / "results"))
     assert len(scores(shared / "results")) == 4

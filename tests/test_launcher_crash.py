@@ -32,7 +32,7 @@ settings:
   batch_size: 16
 tasks:
   - name: PythonStdlibDocstringRetrieval
-    max_samples: 200
+    max_samples: 100
 """
 BLOCKS = {
     "slurm": "launcher:\n  name: slurm\n  cluster: local\n",
@@ -112,7 +112,7 @@ def test_a_failed_job_is_contained_and_loud(tmp_path: Path, minilm_path: Path) -
     broken = _broken_model(minilm_path, tmp_path / "broken-model")
     sweep = tmp_path / "sweep.yaml"
     body = BODY.replace("    dims: [64, 384]\n", f"    dims: [64, 384]\n  - name: st:{broken}\n", 1)
-    sweep.write_text(body.replace("max_samples: 200", "max_samples: 40") + BLOCKS["ray"])
+    sweep.write_text(body.replace("max_samples: 100", "max_samples: 40") + BLOCKS["ray"])
     proc = start_run(sweep, tmp_path)
     _out, err = proc.communicate(timeout=400)
     assert proc.returncode == 1, err.decode()[-3000:]
