@@ -33,6 +33,16 @@ def start_run(sweep: Path, root: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=root)
 
 
+def run_here(sweep: Path, root: Path) -> None:
+    """The same sweep run uninterrupted in this process, laid out as ``start_run`` lays it."""
+    from embharness.run.options import RunOptions
+    from embharness.run.runner import SweepRunner
+    from embharness.run.sweep import load_sweep
+
+    options = RunOptions(root / "results", root / "cache", show_progress=False)
+    SweepRunner(load_sweep(sweep), options).run()
+
+
 class StderrWatch:
     """Drains a process's stderr on a thread and says when a line containing ``marker`` came."""
 

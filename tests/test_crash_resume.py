@@ -13,13 +13,10 @@ from sweep_processes import (
     StderrWatch,
     assert_nothing_partial,
     assert_same_scores,
+    run_here,
     scores,
     start_run,
 )
-
-from embharness.run.options import RunOptions
-from embharness.run.runner import SweepRunner
-from embharness.run.sweep import load_sweep
 
 pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
 
@@ -65,8 +62,7 @@ def test_kill_9_loop_resumes_to_identical_scores(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(SWEEP)
     reference = tmp_path / "reference"
-    options = RunOptions(reference / "results", reference / "cache", show_progress=False)
-    SweepRunner(load_sweep(sweep), options).run()  # uninterrupted, in its own cache
+    run_here(sweep, reference)  # uninterrupted, in its own cache
 
     crashed = tmp_path / "crashed"
     crashed.mkdir()
@@ -107,7 +103,6 @@ def test_two_concurrent_runs_share_cache_and_results(tmp_path: Path) -> None:
         assert proc.returncode == 0, stderr.decode()[-2000:]
     assert_nothing_partial(shared)
     alone = tmp_path / "alone"
-    alone_options = RunOptions(alone / "results", alone / "cache", show_progress=False)
-    SweepRunner(load_sweep(sweep), alone_options).run()
+    run_here(sweep, alone)
     assert_same_scores(scores(alone / "results"), scores(shared / "results"))
     assert len(scores(shared / "results")) == 4

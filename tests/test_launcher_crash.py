@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sweep_processes import assert_nothing_partial, assert_same_scores, scores, start_run
+from sweep_processes import assert_nothing_partial, assert_same_scores, run_here, scores, start_run
 
 from embharness.cli import main
 from embharness.run.leases import lease_folder, read_failure
-from embharness.run.options import RunOptions
-from embharness.run.runner import SweepRunner
-from embharness.run.sweep import load_sweep
 
 pytestmark = pytest.mark.slow_file  # whole sweeps, some in subprocesses: scheduled first (conftest)
 
@@ -45,8 +42,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The sweep's scores from a plain local run."""
     root = tmp_path_factory.mktemp("uninterrupted")
     (root / "sweep.yaml").write_text(BODY)
-    options = RunOptions(root / "results", root / "cache", show_progress=False)
-    SweepRunner(load_sweep(root / "sweep.yaml"), options).run()
+    run_here(root / "sweep.yaml", root)
     return scores(root / "results")
 
 

@@ -15,21 +15,21 @@ import click
 from embharness.errors import HarnessError
 from embharness.paths import configure_environment
 
-# subcommand name -> "module:attribute" of its click command, under embharness.commands
-SUBCOMMANDS = {
-    "run": "run:run",
-    "models": "models:models",
-    "tasks": "tasks:tasks",
-    "encode": "encode:encode",
-    "cache": "cache:cache",
-    "report": "report:report",
-    "gate": "gate:gate",
-    "diff": "diff:diff",
-    "submit": "submit:submit",
-    "plan": "plan:plan",
-    "status": "status:status",
-    "rerank": "rerank:rerank",
-}
+# Each subcommand NAME is the click command NAME in its own module, embharness.commands.NAME.
+SUBCOMMANDS = (
+    "run",
+    "models",
+    "tasks",
+    "encode",
+    "cache",
+    "report",
+    "gate",
+    "diff",
+    "submit",
+    "plan",
+    "status",
+    "rerank",
+)
 
 
 class HarnessGroup(click.Group):
@@ -39,12 +39,10 @@ class HarnessGroup(click.Group):
         return list(SUBCOMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = SUBCOMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in SUBCOMMANDS:
             return None
-        module_name, attribute = target.split(":")
-        module = importlib.import_module(f"embharness.commands.{module_name}")
-        command: click.Command = getattr(module, attribute)
+        module = importlib.import_module(f"embharness.commands.{cmd_name}")
+        command: click.Command = getattr(module, cmd_name)
         return command
 
     def invoke(self, ctx: click.Context) -> object:
