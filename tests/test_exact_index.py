@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from embharness.run.exact_index import TorchExactIndex
-from embharness.run.search import _heapified
+from embharness.run.search import ranked_results
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -82,24 +82,28 @@ def test_reranking_scores_each_query_s_shortlist_only(similarity: str | None) ->
         np.testing.assert_allclose(values[row], full[row, best], atol=1e-6)
 
 
-def test_heaps_are_sorted_and_hold_what_mteb_s_push_loop_holds() -> None:
-    """Ties included: the sorted heap has the items mteb's heappush loop keeps, in order."""
+def test_ranked_results_hold_what_mteb_s_heap_loop_holds_in_score_then_id_order() -> None:
+    """Ties included: per query the same doc → score items as mteb's heappush-then-copy loop,
+    in ascending (score, doc id) order; rows 0-4 have many exact ties, rows 5-6 none."""
     rng = np.random.default_rng(6)
     ids = [f"doc{i:02d}" for i in range(40)]
-    scores = np.round(rng.random((5, 40)), 1)  # few distinct values: many exact ties
+    scores = np.vstack([np.round(rng.random((5, 40)), 1), rng.random((2, 40))])
     hits = np.argsort(-scores, axis=1, kind="stable")[:, :12]
     values = np.take_along_axis(scores, hits, axis=1)
-    heaps = _heapified(
+    hits_rows, value_rows = hits.tolist(), values.tolist()
+    hits_rows[6], value_rows[6] = hits_rows[6][::-1], value_rows[6][::-1]  # worst first
+    results = ranked_results(
         ids,
-        result_heaps={f"q{r}": [] for r in range(5)},
-        query_idx_to_id={r: f"q{r}" for r in range(5)},
-        cos_scores_top_k_idx=hits.tolist(),
-        cos_scores_top_k_values=values.tolist(),
+        query_idx_to_id={r: f"q{r}" for r in range(7)},
+        cos_scores_top_k_idx=hits_rows,
+        cos_scores_top_k_values=value_rows,
     )
-    for row in range(5):
-        pushed: list[tuple[float, str]] = []  # mteb's SearchEncoderWrapper loop
-        for hit, score in zip(hits[row], values[row], strict=True):
-            heapq.heappush(pushed, (float(score), ids[hit]))
-        heap = heaps[f"q{row}"]
-        assert heap == sorted(pushed)  # the same items, sorted by (score, doc id)
-        assert all(heap[(i - 1) // 2] <= heap[i] for i in range(1, len(heap)))  # a valid heap
+    assert list(results) == [f"q{r}" for r in range(7)]
+    for row in range(7):
+        heap: list[tuple[float, str]] = []  # mteb's SearchEncoderWrapper loop
+        for hit, score in zip(hits_rows[row], value_rows[row], strict=True):
+            heapq.heappush(heap, (score, ids[hit]))
+        mteb_results = {doc: score for score, doc in heap}
+        ours = results[f"q{row}"]
+        assert ours == mteb_results
+        assert [(s, d) for d, s in ours.items()] == sorted(heap)
