@@ -2,8 +2,9 @@
 
 1. Score-phase time (cell wall minus encode) per dim on the whole stdlib task, warm cache.
 2. Whole-process wall time of ``embharness run`` on the offline suite (evals/offline.yaml's
-   tasks), warm cache: 5 dims against 1 dim, per backend, each configuration run once as a
-   warm-up before the timed run (issue goal: 5 dims ≤ 1.25 × 1 dim).
+   tasks), warm cache: 5 dims against 1 dim, per backend, with the score pool at its default
+   size (``run/score_pool.py``) and without it (``--score-workers 0``), each configuration run
+   once as a warm-up before the timed run (issue goal: 5 dims ≤ 1.25 × 1 dim).
 3. A synthetic corpus (unit vectors, dim 384) searched top-100 through mteb's
    ``SearchEncoderWrapper``: its own chunked search against the two exact indexes.
 4. COIR-CodeSearchNet scale (``synthetic_search.coir_scale``): 1,003,765 docs, a slice of the 52,561
@@ -35,13 +36,19 @@ from synthetic_search import CSN_QUERIES, coir_scale, synthetic
 import embharness  # noqa: F401  (process settings before mteb is imported)
 from embharness.run.options import RunOptions
 from embharness.run.runner import SweepRunner
+from embharness.run.score_pool import auto_workers, available_cores
 from embharness.run.sweep import parse_sweep
 
 TASK = "PythonStdlibDocstringRetrieval"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("torch", "mteb", "faiss")
 # faiss ranks like torch (its search is in part 1); mteb's own heap merge is timed in part 3.
-PROCESS_BACKENDS = ("torch", "mteb")
+# (label, search, --score-workers): None is the CLI's default pool size, 0 no pool.
+PROCESS_CONFIGS = (
+    ("torch", "torch", None),
+    ("torch serial", "torch", 0),
+    ("mteb serial", "mteb", 0),
+)
 CSN_BACKENDS = ("torch", "faiss")
 OFFLINE_SUITE = Path(__file__).parents[1] / "evals" / "offline.yaml"
 SWEEP_DIMS = [32, 64, 128, 256, 384]
@@ -83,25 +90,28 @@ def score_phase(
 
 
 def process_wall(work: Path, cache: Path, max_samples: int | None) -> dict[str, dict[str, float]]:
-    """Per backend: wall seconds of a whole ``embharness run`` process over the offline
-    suite's tasks, 5 dims and 1 dim; every configuration runs once untimed first (it also
-    fills the embedding cache), then once timed."""
+    """Per configuration (``PROCESS_CONFIGS``): wall seconds of a whole ``embharness run``
+    process over the offline suite's tasks, 5 dims and 1 dim; every configuration runs once
+    untimed first (it also fills the embedding cache), then once timed."""
     cli = Path(sys.executable).with_name("embharness")
     tasks = yaml.safe_load(OFFLINE_SUITE.read_text())["tasks"]
-    configs = [(s, label, dims) for s in PROCESS_BACKENDS for label, dims in DIM_RUNS]
     commands = {}
-    for search, label, dims in configs:
-        path = work / f"{search}-{len(dims)}.yaml"
-        path.write_text(yaml.safe_dump(sweep_data(dims, search, max_samples, tasks)))
-        command = [str(cli), "run", str(path), "--results-dir", str(work / f"proc-{search}")]
-        commands[search, label] = [*command, "--cache-dir", str(cache), "--overwrite", "always"]
+    for name, search, workers in PROCESS_CONFIGS:
+        for label, dims in DIM_RUNS:
+            path = work / f"{search}-{len(dims)}.yaml"
+            path.write_text(yaml.safe_dump(sweep_data(dims, search, max_samples, tasks)))
+            results = str(work / f"proc-{search}")
+            command = [str(cli), "run", str(path), "--results-dir", results]
+            command += ["--cache-dir", str(cache), "--overwrite", "always"]
+            pool = [] if workers is None else ["--score-workers", str(workers)]
+            commands[name, label] = command + pool
     for command in commands.values():  # warm-up
         subprocess.run(command, check=True, capture_output=True, env=os.environ.copy())
-    table: dict[str, dict[str, float]] = {search: {} for search in PROCESS_BACKENDS}
-    for (search, label), command in commands.items():
+    table: dict[str, dict[str, float]] = {name: {} for name, _, _ in PROCESS_CONFIGS}
+    for (name, label), command in commands.items():
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, env=os.environ.copy())
-        table[search][label] = time.perf_counter() - start
+        table[name][label] = time.perf_counter() - start
     return table
 
 
@@ -144,11 +154,14 @@ def print_report(report: dict[str, Any], encode_s: float) -> None:
         cells = "  ".join(f"{s} {scores[s][dim]['score_s']:6.2f} s" for s in BACKENDS)
         mains = " ".join(f"{scores[s][dim]['main_score']:.6f}" for s in BACKENDS)
         print(f"  dim {dim:>3}: {cells}  main scores {mains}")
-    print("whole `embharness run` process on the offline suite, warm cache (after a warm-up):")
+    print(
+        "whole `embharness run` process on the offline suite, warm cache (after a warm-up), "
+        f"{available_cores()} cores, default pool {auto_workers()} worker(s):"
+    )
     for search, w in walls.items():
         ratio = w["5 dims"] / w["1 dim"]
         print(
-            f"  {search:>5}: 5 dims {w['5 dims']:6.1f} s  1 dim {w['1 dim']:6.1f} s  {ratio:.2f}x"
+            f"  {search:>12}: 5 dims {w['5 dims']:6.1f} s  1 dim {w['1 dim']:6.1f} s  {ratio:.2f}x"
         )
     print(
         f"synthetic {synth['queries']} queries x {synth['docs']} docs (dim {synth['dim']}, "

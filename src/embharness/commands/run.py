@@ -12,6 +12,7 @@ from embharness.commands.options import CACHE_DIR_OPTION, NO_CACHE_OPTION, RESUL
 from embharness.paths import embedding_cache_dir
 from embharness.run.console import configure_console
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
+from embharness.run.score_pool import auto_workers
 from embharness.run.sweep import load_sweep
 
 if TYPE_CHECKING:
@@ -90,6 +91,13 @@ def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
 @click.option("--array-parallelism", type=int, default=None, help="slurm: concurrent jobs cap.")
 @click.option("--address", default=None, help="ray: cluster address (auto) [default: local].")
 @click.option("--lease-timeout", type=float, default=None, help="Seconds before a lease is stale.")
+@click.option(
+    "--score-workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes that score a job's cache-served cells (smaller dims, grid points) while "
+    "the next job encodes; 0: all in this process [default: one per core beside this one, 1-8].",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(
     "--verbose", is_flag=True, help="Also show mteb's own progress bars, warnings and log lines."
@@ -119,6 +127,7 @@ def run(
     array_parallelism: int | None,
     address: str | None,
     lease_timeout: float | None,
+    score_workers: int | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -161,6 +170,8 @@ def run(
         overwrite,
         show_progress=configure_console(verbose, quiet, sys.stderr.isatty()),
         lease_timeout_s=settings.lease_timeout_s,
+        score_workers=auto_workers() if score_workers is None else score_workers,
+        verbose=verbose,
     )
     from embharness.run.runner import SweepRunner
 

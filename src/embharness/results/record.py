@@ -95,6 +95,7 @@ class CellFacts:
     rescore_top_k: int | None = None
     launcher: str = "local"
     job_id: str | None = None
+    process: str = "runner"  # or "score_worker" (run.score_pool)
 
 
 def _per_item_section(facts: CellFacts) -> PerItemSection:
@@ -166,7 +167,12 @@ def _settings_section(facts: CellFacts) -> SettingsSection:
 
 
 def _launch_section(facts: CellFacts) -> LaunchSection:
-    return {"launcher": facts.launcher, "job_id": facts.job_id, "host": socket.gethostname()}
+    return {
+        "launcher": facts.launcher,
+        "job_id": facts.job_id,
+        "host": socket.gethostname(),
+        "process": facts.process,
+    }
 
 
 def build_record(facts: CellFacts) -> RunRecord:

@@ -47,6 +47,9 @@ Versions:
   sweep's where it set them, else the device's default (``models.device.DEVICE_BATCHING``:
   128 rows of at most 32,768 padded tokens on CUDA, 32 rows on CPU). Before it a sweep
   without them ran 32 rows, count-based, on every device. Same fields as version 9.
+- 11: adds ``launch.process``: ``runner`` (the process that ran the sweep or the launcher's
+  job) or ``score_worker`` (a ``run.score_pool`` worker that ranked and scored the cell from
+  the embedding cache while the runner went on); None in older records.
 
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
@@ -56,7 +59,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 class GitState(TypedDict):
@@ -143,11 +146,13 @@ class PerItemSection(TypedDict):
 
 
 class LaunchSection(TypedDict):
-    """How the cell's (model, task) job ran: the launcher, its job id and the host."""
+    """How the cell's (model, task) job ran: the launcher, its job id, the host, and the
+    process that computed the cell (``runner`` or ``score_worker``)."""
 
     launcher: str
     job_id: str | None
     host: str
+    process: str | None
 
 
 class TwoStageSection(TypedDict):

@@ -38,3 +38,7 @@ class RunOptions:
     overwrite: str = "missing"
     show_progress: bool = True
     lease_timeout_s: float = DEFAULT_TIMEOUT_S
+    # Processes that score a job's cache-served cells while the runner goes on (run/score_pool.py);
+    # 0: every cell in this process, one after the other.
+    score_workers: int = 0
+    verbose: bool = False  # --verbose: mteb's own bars, warnings and log lines (workers too)

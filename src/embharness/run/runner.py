@@ -6,13 +6,15 @@ the embedding cache and projects them, so only the first dim of a task pays for 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from tqdm.auto import tqdm
@@ -36,13 +38,15 @@ from embharness.run.cell_identity import cell_max_length, cell_model_meta
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
 from embharness.run.late_chunk_search import chunked_search
-from embharness.run.leases import acquire, clear_failure, write_failure
+from embharness.run.leases import acquire, write_failure
+from embharness.run.open_jobs import OpenJob, settle
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
 from embharness.run.predictions import (
     UNUSED_FOLDER,
     captured_predictions,
     captured_query_scores,
 )
+from embharness.run.score_pool import CellOrder, ScorePool, pool_supported
 from embharness.run.search import search_model
 from embharness.run.sweep import Settings, Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
@@ -81,23 +85,43 @@ class SweepRunner:
         self.total = sum(_job_cells(m) for m in self.models) * len(sweep.tasks)
         self.done = 0
         self.launch: tuple[str, str | None] = ("local", None)  # (launcher, job id): run_job
+        self._backends: dict[str, LazyBackend] = {}  # by model name
+        self.process = "runner"  # a score pool's worker runner says "score_worker"
+        self._orders: dict[Future[CellOutcome], CellOrder] = {}  # cells sent to a score pool
 
     def run(self) -> list[CellOutcome]:
         """Run every cell, each (model, task) job under its lease; returns one outcome per cell.
 
         A job whose lease another live worker holds (a launcher on the same results folder)
-        is left to it: its cells are ``running elsewhere``.
+        is left to it: its cells are ``running elsewhere``. With ``score_workers``, a job's
+        cache-served cells go to a ``ScorePool`` while the next job starts here; its lease is
+        held until they are done.
         """
         self.store.check_writable()
         for folder in (self.options.results_dir, self.options.cache_dir):
             if folder is not None:
                 clean_stale_temp_files(folder)
-        outcomes: list[CellOutcome] = []
-        for model in self.models:
-            backend = LazyBackend(model.info, functools.partial(self._load, model))
-            for task in self.sweep.tasks:
-                outcomes.extend(self._run_leased(model, backend, task))
-        return outcomes
+        jobs: list[OpenJob] = []
+        with contextlib.ExitStack() as stack:
+            pool = self._open_pool(stack)
+            for model in self.models:
+                backend = self._backend(model)
+                for task in self.sweep.tasks:
+                    settle(jobs, self.options.results_dir, block=False)
+                    jobs.append(self._start_job(model, backend, task, stack, pool))
+            self._help(jobs)
+            settle(jobs, self.options.results_dir, block=True)
+        return [outcome for job in jobs for outcome in job.outcomes()]
+
+    def _open_pool(self, stack: contextlib.ExitStack) -> ScorePool | None:
+        """The run's score pool, or None: no workers asked for, no cache for them to read
+        from, or no forkserver on this platform."""
+        workers = self.options.score_workers
+        if workers < 1 or self.cache is None or not pool_supported():
+            return None
+        if self.total <= len(self.sweep.tasks) * len(self.models):
+            return None  # one cell per job: nothing for a worker to take
+        return stack.enter_context(ScorePool(self.sweep, self.options, workers))
 
     def find_job(self, model_name: str, task_name: str) -> tuple[PreparedModel, TaskEntry]:
         """The prepared model and task entry of one (model, task) job of this sweep."""
@@ -124,19 +148,59 @@ class SweepRunner:
         """
         model, task = self.find_job(model_name, task_name)
         self.launch = (launcher, job_id)
-        backend = LazyBackend(model.info, functools.partial(self._load, model))
-        return self._run_leased(model, backend, task, retry_of)
+        backend = self._backend(model)
+        with contextlib.ExitStack() as stack:
+            job = self._start_job(model, backend, task, stack, None, retry_of)
+            settle([job], self.options.results_dir, block=True)
+        return job.outcomes()
 
-    def _run_leased(
+    def score_cell(self, order: CellOrder) -> CellOutcome:
+        """Run one cell that a ``ScorePool`` sent to this (worker) runner."""
+        model, task = self.find_job(order.model, order.task)
+        self.launch = order.launch
+        precision, rescore = order.precision, model.entry.settings.rescore_top_k
+        extra = grid_identity(precision, rescore) if precision else {}
+        meta = cell_model_meta(model, task, order.dim, **extra)
+        backend = self._backend(model)
+        return self._run_cell(model, backend, task, order.dim, meta, order.number, precision)
+
+    def _backend(self, model: PreparedModel) -> LazyBackend:
+        """The model's backend in this process, loaded on its first cache miss."""
+        if model.spec.name not in self._backends:
+            load = functools.partial(self._load, model)
+            self._backends[model.spec.name] = LazyBackend(model.info, load)
+        return self._backends[model.spec.name]
+
+    def _help(self, jobs: list[OpenJob]) -> None:
+        """Run the pool's still-queued cells here, last first: with every job started, this
+        process would otherwise only wait for the workers."""
+        for job in reversed(jobs):
+            for index in reversed(range(len(job.cells))):
+                cell = job.cells[index]
+                if not isinstance(cell, Future) or not cell.cancel():
+                    continue
+                order = self._orders.pop(cell)
+                try:
+                    outcome = self.score_cell(order)
+                except Exception as exc:
+                    log = os.environ.get("EMBHARNESS_LOG")
+                    write_failure(self.options.results_dir, job.model, job.task, exc, log)
+                    raise
+                self._say(self._cell_line(order.number, outcome))
+                job.cells[index] = outcome
+
+    def _start_job(
         self,
         model: PreparedModel,
         backend: LazyBackend,
         task: TaskEntry,
+        stack: contextlib.ExitStack,
+        pool: ScorePool | None,
         retry_of: frozenset[str] = frozenset(),
-    ) -> list[CellOutcome]:
-        """A job's cells under its lease. A live lease held by another worker makes every cell
-        ``running elsewhere``; a failure writes the job's failure file (first error line, log
-        path) and re-raises."""
+    ) -> OpenJob:
+        """A job's cells under its lease (kept until ``settle`` finds them done). A live lease
+        held by another worker makes every cell ``running elsewhere``; a failure writes the
+        job's failure file (first error line, log path) and re-raises."""
         root, name, task_name = self.options.results_dir, model.spec.name, task.name
         launcher, job_id = self.launch
         timeout = self.options.lease_timeout_s
@@ -144,15 +208,17 @@ class SweepRunner:
         if lease is None:
             self.done += _job_cells(model)
             self._say(f"{name} × {task_name}: running elsewhere (a live lease), left to it")
-            return [CellOutcome(name, task_name, d, "running elsewhere") for d in model.dims]
-        with lease:
-            try:
-                outcomes = self._run_task(model, backend, task)
-            except Exception as exc:
-                write_failure(root, name, task_name, exc, os.environ.get("EMBHARNESS_LOG"))
-                raise
-            clear_failure(root, name, task_name)
-        return outcomes
+            elsewhere = [CellOutcome(name, task_name, d, "running elsewhere") for d in model.dims]
+            return OpenJob(
+                name, task_name, None, list[CellOutcome | Future[CellOutcome]](elsewhere)
+            )
+        stack.callback(lease.release)
+        try:
+            cells = self._run_task(model, backend, task, pool)
+        except Exception as exc:
+            write_failure(root, name, task_name, exc, os.environ.get("EMBHARNESS_LOG"))
+            raise
+        return OpenJob(name, task_name, lease, cells)
 
     def _load(self, model: PreparedModel) -> Backend:
         if not model.info.weights_hash:
@@ -171,43 +237,66 @@ class SweepRunner:
             return self.store.exists(meta, task.name)
         return self.store.covers(meta, task.name, splits)
 
-    def _run_task(self, model: PreparedModel, backend: LazyBackend, task: TaskEntry) -> list:
-        outcomes = []
-        for dim in model.dims:
+    def _run_task(
+        self, model: PreparedModel, backend: LazyBackend, task: TaskEntry, pool: ScorePool | None
+    ) -> list[CellOutcome | Future[CellOutcome]]:
+        """The job's cells in order: finished ones skipped, the first to run here (it fills
+        the embedding cache), the rest in ``pool`` where there is one."""
+        cells: list[CellOutcome | Future[CellOutcome]] = []
+        encoded = False
+        for dim, precision, meta in self._job_plan(model, task):
             self.done += 1
-            meta = self.cell_meta(model, task, dim)
-            splits = self.tasks.splits(task)
-            if self._should_skip(meta, task, splits):
-                self._say(
-                    f"[cell {self.done}/{self.total}] {model.spec.name} × {task.name} "
-                    f"@ {dim}: done earlier, skipped"
+            name, label = model.spec.name, f"[cell {self.done}/{self.total}]"
+            if self._should_skip(meta, task, self.tasks.splits(task)):
+                self._say(f"{label} {name} × {task.name} @ {dim}: done earlier, skipped")
+                cells.append(
+                    CellOutcome(name, task.name, dim, "skipped", precision=precision or "float32")
                 )
-                outcomes.append(CellOutcome(model.spec.name, task.name, dim, "skipped"))
-                continue
-            outcomes.append(self._run_cell(model, backend, task, dim, meta))
-        return outcomes + self._run_grid(model, backend, task)
+            elif pool is not None and encoded:
+                order = CellOrder(name, task.name, dim, precision, self.done, self.launch)
+                future = self._announced(pool.submit(order), order.number)
+                self._orders[future] = order
+                cells.append(future)
+            else:
+                outcome = self._run_cell(model, backend, task, dim, meta, self.done, precision)
+                self._say(self._cell_line(self.done, outcome))
+                cells.append(outcome)
+                encoded = True
+        return cells
 
-    def _run_grid(self, model: PreparedModel, backend: LazyBackend, task: TaskEntry) -> list:
-        """The task's precision grid points, after its float32 cells filled the cache."""
+    def _job_plan(
+        self, model: PreparedModel, task: TaskEntry
+    ) -> list[tuple[int, str | None, ModelMeta]]:
+        """(dim, precision, meta) of each cell of a job: every dim at float32, then the
+        precision grid's points where the task has any (the numbers of those it lacks are
+        counted as done)."""
+        plan: list[tuple[int, str | None, ModelMeta]] = [
+            (dim, None, self.cell_meta(model, task, dim)) for dim in model.dims
+        ]
         settings = model.entry.settings
         precisions = grid_precisions(settings.precisions)
         cap = task.max_samples or settings.max_samples
-        if not precisions or not applies(self.tasks.get(task, cap)):
+        if precisions and not applies(self.tasks.get(task, cap)):
             self.done += len(precisions) * len(model.dims)
-            return []
-        outcomes = []
+            return plan
         for precision in precisions:
             extra = grid_identity(precision, settings.rescore_top_k)
-            for dim in model.dims:
-                self.done += 1
-                meta = cell_model_meta(model, task, dim, **extra)
-                if self._should_skip(meta, task, self.tasks.splits(task)):
-                    outcomes.append(
-                        CellOutcome(model.spec.name, task.name, dim, "skipped", precision=precision)
-                    )
-                    continue
-                outcomes.append(self._run_cell(model, backend, task, dim, meta, precision))
-        return outcomes
+            plan += [(d, precision, cell_model_meta(model, task, d, **extra)) for d in model.dims]
+        return plan
+
+    def _announced(self, future: Future[CellOutcome], number: int) -> Future[CellOutcome]:
+        """``future``, which prints its cell's line when it finishes without an error."""
+
+        def announce(done: Future[CellOutcome]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self._say(self._cell_line(number, done.result()))
+
+        future.add_done_callback(announce)
+        return future
+
+    def _cell_line(self, number: int, outcome: CellOutcome) -> str:
+        record = cast("RunRecord", outcome.record)
+        return _cell_line(number, self.total, outcome.model, outcome.task, outcome.dim, record)
 
     def _run_cell(
         self,
@@ -216,6 +305,7 @@ class SweepRunner:
         task: TaskEntry,
         dim: int,
         meta: ModelMeta,
+        number: int,
         precision: str | None = None,
     ) -> CellOutcome:
         cap = task.max_samples or model.entry.settings.max_samples
@@ -232,7 +322,7 @@ class SweepRunner:
             max_length=cell_max_length(model, task),
             show_progress=self.options.show_progress,
         )
-        encoder.label = f"cell {self.done}/{self.total} {task.name}@{dim}"
+        encoder.label = f"cell {number}/{self.total} {task.name}@{dim}"
         evaluated, search = _searching_model(encoder, task_obj, model.entry.settings, precision)
         start = time.perf_counter()
         task_result, items = self._evaluate(evaluated, task_obj, encoder)
@@ -247,11 +337,15 @@ class SweepRunner:
         )
         record = build_record(
             dataclasses.replace(
-                facts, items=items, **grid, launcher=self.launch[0], job_id=self.launch[1]
+                facts,
+                items=items,
+                **grid,
+                launcher=self.launch[0],
+                job_id=self.launch[1],
+                process=self.process,
             )
         )
         self.store.write(task_result, meta, record, items)
-        self._say(_cell_line(self.done, self.total, model.spec.name, task.name, dim, record))
         return CellOutcome(
             model.spec.name,
             task.name,

@@ -290,7 +290,12 @@ def build_two_stage_record(facts: _Facts, task: AbsTaskRetrieval) -> dict[str, A
         "truncated_texts": encoder.stats.truncated if encoder else 0,
         "main_score": scores.main_score,
         "per_item": _per_item(facts.items),
-        "launch": {"launcher": "local", "job_id": None, "host": socket.gethostname()},
+        "launch": {
+            "launcher": "local",
+            "job_id": None,
+            "host": socket.gethostname(),
+            "process": "runner",
+        },
         "two_stage": {
             "first_stage": _stage_facts(plan.first, facts.first_scores),
             "reranker": _stage_facts(plan.reranker),

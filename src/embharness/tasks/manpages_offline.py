@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, DatasetDict
@@ -23,6 +24,8 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.abstasks.text.bitext_mining import AbsTaskBitextMining
 
 from embharness.errors import HarnessError
+from embharness.tasks import manpages_parse
+from embharness.tasks.built_cache import cached_rows
 from embharness.tasks.manpages_parse import (
     NameLine,
     package_pages,
@@ -153,6 +156,27 @@ def build_data() -> ManpagesData:
     return ManpagesData(english=corpus, pairs=pairs)
 
 
+def load_data() -> ManpagesData:
+    """:func:`build_data`, read from the built-task cache when no page file changed (the
+    parse takes about 1 s a process, paid by both manpage tasks in every worker)."""
+    require_packages()
+    pages = [page for pkg in MANPAGE_PACKAGES for page in package_pages(pkg)]
+    builders = [Path(__file__), Path(manpages_parse.__file__)]
+    rows = cached_rows("manpages", builders, pages, lambda: _as_rows(build_data()))
+    english, pairs = rows
+    return ManpagesData(
+        english=dict(english),
+        pairs={lang: [ManpagePair(*pair) for pair in found] for lang, found in pairs.items()},
+    )
+
+
+def _as_rows(data: ManpagesData) -> list[Any]:
+    pairs = {
+        lang: [[p.key, p.foreign, p.english] for p in found] for lang, found in data.pairs.items()
+    }
+    return [list(data.english.items()), pairs]
+
+
 def _subset_lang(hf_subset: str) -> str:
     return hf_subset.split("-", 1)[0]
 
@@ -235,7 +259,7 @@ class ManpagesCrossLingualRetrieval(AbsTaskRetrieval):
         """Parse the installed packages (idempotent); HarnessError when packages are missing."""
         if self.data_loaded:
             return
-        self.dataset = retrieval_splits(build_data(), list(self.hf_subsets))
+        self.dataset = retrieval_splits(load_data(), list(self.hf_subsets))
         self.data_loaded = True
 
 
@@ -257,5 +281,5 @@ class ManpagesBitextMining(AbsTaskBitextMining):
         """Parse the installed packages (idempotent); HarnessError when packages are missing."""
         if self.data_loaded:
             return
-        self.dataset = bitext_splits(build_data(), list(self.hf_subsets))
+        self.dataset = bitext_splits(load_data(), list(self.hf_subsets))
         self.data_loaded = True

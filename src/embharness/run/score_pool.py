@@ -1,0 +1,157 @@
+"""Score a job's cache-served cells in worker processes while the runner goes on.
+
+Once a (model, task) job's first cell has run, every text of the task is in the embedding
+cache at full dim. Each of the job's other cells (a smaller Matryoshka dim, a precision-grid
+point) then only reads vectors back, ranks the corpus and scores the ranking: mteb's metrics
+(pytrec_eval, its ``mrr`` and nAUC abstention) are pure Python, single-threaded, and cost the
+same at every dim (a 3,385-query cell at top-1000: about 3 s on one core). Run one after the
+other, they made a 5-dim warm sweep of the offline suite 2.7× one dim.
+
+``ScorePool`` sends those cells to ``workers`` processes, and the runner goes on to the next
+job's first cell (its encode, on the GPU where there is one) meanwhile. A worker is a copy of
+the runner built from the same sweep and options; it loads each task it is sent once, and a
+cache miss (a quarantined segment) loads the model there, as a resumed run would.
+
+Processes come from a forkserver, not from ``fork``: the server starts clean and imports the
+runner once, and every worker forks from it. A plain fork of the runner would copy whatever
+the parent holds by then, CUDA state that a child cannot use and threads (lease heartbeats)
+whose locks it could inherit held. A worker exits as soon as the runner does (``kill -9``
+included: it watches the runner's pid), so nothing writes after its runner is gone, and the
+forkserver, whose lifeline the workers hold, exits after them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import select
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from embharness.run.options import CellOutcome, RunOptions
+    from embharness.run.runner import SweepRunner
+    from embharness.run.sweep import Sweep
+
+# More workers than this mostly add memory (each holds its tasks and one ranking's dicts).
+MAX_AUTO_WORKERS = 8
+_WORKER: SweepRunner | None = None
+
+
+@dataclass(frozen=True)
+class CellOrder:
+    """One cell for a worker: which job, dim and precision, and its number in the run."""
+
+    model: str
+    task: str
+    dim: int
+    precision: str | None
+    number: int
+    launch: tuple[str, str | None] = ("local", None)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def auto_workers() -> int:
+    """Workers where the user names none: one per core beside the runner's, at least one,
+    at most ``MAX_AUTO_WORKERS``."""
+    return max(1, min(available_cores() - 1, MAX_AUTO_WORKERS))
+
+
+def pool_supported() -> bool:
+    """Whether this platform has a forkserver (Linux and macOS do; Windows does not)."""
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+class ScorePool:
+    """Worker processes that run cells from the embedding cache (see the module docstring)."""
+
+    def __init__(self, sweep: Sweep, options: RunOptions, workers: int) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["embharness.run.runner"])
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(sweep, options, os.getpid()),
+        )
+        for _ in range(workers):  # start them now, beside the runner's model load and encode
+            self._executor.submit(os.getpid)
+
+    def submit(self, order: CellOrder) -> Future[CellOutcome]:
+        """Run ``order``'s cell in a worker; the future holds its outcome or its error."""
+        return self._executor.submit(_score_cell, order)
+
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the running cells (and, unless ``cancel``, the queued ones), then stop."""
+        self._executor.shutdown(wait=True, cancel_futures=cancel)
+
+    def __enter__(self) -> ScorePool:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+
+def _start_worker(sweep: Sweep, options: RunOptions, runner_pid: int) -> None:
+    """A worker's set-up: exit with the runner, one torch thread, the runner's console
+    settings, and its own runner (no progress bars, no lines: the runner prints them)."""
+    global _WORKER
+    _exit_with_runner(runner_pid)
+    import torch
+
+    from embharness.run.console import configure_console
+    from embharness.run.runner import SweepRunner
+
+    torch.set_num_threads(1)  # the pool's processes are the parallelism
+    configure_console(options.verbose, quiet=True, is_tty=False)
+    quiet = replace(options, show_progress=False, score_workers=0)
+    _WORKER = SweepRunner(sweep, quiet, say=_silent)
+    _WORKER.process = "score_worker"
+
+
+def _score_cell(order: CellOrder) -> CellOutcome:
+    if _WORKER is None:
+        raise RuntimeError("score worker used before its initializer ran")
+    return _WORKER.score_cell(order)
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+def _exit_with_runner(runner_pid: int) -> None:
+    """End this worker at once when the runner exits, however it exits (``kill -9``
+    included): a daemon thread waits on a pidfd of the runner (Linux), else polls it."""
+
+    def watch() -> None:
+        if hasattr(os, "pidfd_open"):
+            with contextlib.suppress(OSError):
+                fd = os.pidfd_open(runner_pid)
+                select.select([fd], [], [])  # readable once the runner has exited
+                os._exit(1)
+        while _alive(runner_pid):
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="runner-watch").start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,135 @@
+"""The score pool (run/score_pool.py): a job's cache-served cells scored in worker processes.
+
+Checked against the same sweep run one cell after the other in this process: identical
+scores and per-item files, the same outcomes in the same order, and records that name the
+process that scored each cell. A worker's failure fails its job as it would in the runner
+(failure file, lease released, the error raised), and a runner killed with SIGKILL takes its
+workers with it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+import yaml
+from sweep_processes import StderrWatch, assert_same_scores, scores, start_run
+
+from embharness.errors import HarnessError
+from embharness.run.leases import lease_folder, read_failure
+from embharness.run.options import RunOptions
+from embharness.run.runner import SweepRunner
+from embharness.run.sweep import parse_sweep
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+TASKS = ["HumanEvalRetrievalOffline", "PythonStdlibDocstringRetrieval"]
+DIMS = [384, 128, 32]
+
+
+def _sweep(samples: int = 120) -> dict:
+    return {
+        "name": "pool",
+        "settings": {"batch_size": 32},
+        "models": [{"name": MINILM, "dims": DIMS}],
+        "tasks": [{"name": task, "max_samples": samples} for task in TASKS],
+    }
+
+
+def _run(results: Path, cache: Path, workers: int) -> list:
+    options = RunOptions(results, cache, "always", show_progress=False, score_workers=workers)
+    lines: list[str] = []
+    outcomes = SweepRunner(parse_sweep(_sweep()), options, say=lines.append).run()
+    return [outcomes, lines]
+
+
+def _records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(results.rglob("_embharness/*.json"))]
+
+
+@pytest.fixture(scope="module")
+def both_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("pool")
+    serial = _run(root / "serial", root / "cache", workers=0)
+    pooled = _run(root / "pooled", root / "cache", workers=2)
+    return {"root": root, "serial": serial, "pooled": pooled}
+
+
+def test_pooled_scores_equal_the_serial_run(both_runs: dict) -> None:
+    root = both_runs["root"]
+    serial, pooled = scores(root / "serial"), scores(root / "pooled")
+    assert len(serial) == len(TASKS) * len(DIMS)
+    assert serial.keys() == pooled.keys()
+    assert_same_scores(serial, pooled)
+    for path in sorted((root / "serial").rglob("*.items.parquet")):
+        twin = root / "pooled" / path.relative_to(root / "serial")
+        pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(twin))
+
+
+def test_outcomes_come_back_in_cell_order(both_runs: dict) -> None:
+    serial, pooled = both_runs["serial"][0], both_runs["pooled"][0]
+    keys = [(o.model, o.task, o.dim, o.status, o.main_score) for o in serial]
+    assert keys == [(o.model, o.task, o.dim, o.status, o.main_score) for o in pooled]
+    assert [(o.task, o.dim) for o in pooled] == [(t, d) for t in TASKS for d in DIMS]
+    lines = both_runs["pooled"][1]  # one line per cell, each cell's number once
+    numbers = sorted(int(line.split("]")[0].split()[1].split("/")[0]) for line in lines)
+    assert numbers == list(range(1, len(TASKS) * len(DIMS) + 1))
+
+
+def test_records_name_the_process_that_scored_each_cell(both_runs: dict) -> None:
+    root = both_runs["root"]
+    serial = [r["launch"]["process"] for r in _records(root / "serial")]
+    assert serial == ["runner"] * len(serial)
+    pooled = {
+        (r["task"]["name"], r["model"]["dim"]): r["launch"]["process"]
+        for r in _records(root / "pooled")
+    }
+    # each job's first cell encodes here; the rest went to the pool (or, queued at the
+    # end, back to the runner), and the first job's cells were queued long enough for a worker
+    assert all(pooled[task, DIMS[0]] == "runner" for task in TASKS)
+    assert "score_worker" in {pooled[TASKS[0], dim] for dim in DIMS[1:]}
+    assert set(pooled.values()) <= {"runner", "score_worker"}
+
+
+def test_a_failed_worker_cell_fails_its_job(tmp_path: Path) -> None:
+    """A cell that cannot write its result (a file where its folder must go) fails in the
+    pool; the job's failure file names it, its lease is released, the run raises, and the
+    cells that ran keep their results."""
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    sweep = _sweep(60) | {"tasks": [{"name": TASKS[0], "max_samples": 60}]}
+    options = RunOptions(results, cache, "always", show_progress=False, score_workers=1)
+    runner = SweepRunner(parse_sweep(sweep), options, say=lambda _: None)
+    model, task = runner.models[0], runner.sweep.tasks[0]
+    blocked = runner.store.result_path(runner.cell_meta(model, task, DIMS[-1]), task.name)
+    blocked.parent.parent.mkdir(parents=True)
+    blocked.parent.write_text("not a folder")
+    with pytest.raises((HarnessError, OSError)):
+        runner.run()
+    failure = read_failure(results, MINILM, TASKS[0])
+    assert failure is not None and failure["error"]
+    assert not list(lease_folder(results).glob("*.json"))
+    first = runner.store.result_path(runner.cell_meta(model, task, DIMS[0]), task.name)
+    assert json.loads(first.read_text())["scores"]
+    assert blocked.parent.read_text() == "not a folder"
+
+
+def test_a_killed_runner_takes_its_workers_with_it(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump(_sweep(200)))
+    proc = start_run(sweep, tmp_path, "--score-workers", "2")
+    watch = StderrWatch(proc, ": main=")
+    assert watch.seen.wait(240), watch.text()
+    runner = psutil.Process(proc.pid)
+    family = runner.children(recursive=True)
+    assert len(family) >= 3, family  # the forkserver and two workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(p.is_running() for p in family):
+        time.sleep(0.2)
+    alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, alive
