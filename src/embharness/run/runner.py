@@ -2,6 +2,8 @@
 
 Dims of one model share one encode: every dim's encoder reads the same full-dim vectors from
 the embedding cache and projects them, so only the first dim of a task pays for the model.
+With ``score_workers``, the other cells of a job go to a ``run.score_pool.ScorePool`` (they only
+rank and score cached vectors) while the runner starts the next job.
 """
 
 from __future__ import annotations
@@ -26,18 +28,14 @@ from embharness.errors import HarnessError
 from embharness.hub import ensure_available
 from embharness.models.backend import Backend
 from embharness.models.loading import load_backend
-from embharness.results.per_query import (
-    PerItemScores,
-    check_matches_aggregate,
-    per_item_scores,
-)
-from embharness.results.record import CellFacts, build_record
+from embharness.results.per_query import PerItemScores
+from embharness.results.record import build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
 from embharness.run.cell_identity import cell_max_length, cell_model_meta
+from embharness.run.cell_steps import cell_facts, cell_items, cell_line, searching_model
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
-from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
-from embharness.run.late_chunk_search import chunked_search
+from embharness.run.grid import applies, grid_identity, grid_precisions
 from embharness.run.leases import acquire, write_failure
 from embharness.run.open_jobs import OpenJob, settle
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
@@ -47,8 +45,7 @@ from embharness.run.predictions import (
     captured_query_scores,
 )
 from embharness.run.score_pool import CellOrder, ScorePool, pool_supported
-from embharness.run.search import search_model
-from embharness.run.sweep import Settings, Sweep, TaskEntry
+from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
 
 if TYPE_CHECKING:
@@ -296,7 +293,7 @@ class SweepRunner:
 
     def _cell_line(self, number: int, outcome: CellOutcome) -> str:
         record = cast("RunRecord", outcome.record)
-        return _cell_line(number, self.total, outcome.model, outcome.task, outcome.dim, record)
+        return cell_line(number, self.total, outcome.model, outcome.task, outcome.dim, record)
 
     def _run_cell(
         self,
@@ -323,11 +320,11 @@ class SweepRunner:
             show_progress=self.options.show_progress,
         )
         encoder.label = f"cell {number}/{self.total} {task.name}@{dim}"
-        evaluated, search = _searching_model(encoder, task_obj, model.entry.settings, precision)
+        evaluated, search = searching_model(encoder, task_obj, model.entry.settings, precision)
         start = time.perf_counter()
         task_result, items = self._evaluate(evaluated, task_obj, encoder)
         wall = time.perf_counter() - start
-        facts = _cell_facts(
+        facts = cell_facts(
             model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
         )
         grid = (
@@ -395,34 +392,6 @@ class SweepRunner:
         self.say(line)
 
 
-def cell_items(
-    task: AbsTask,
-    predictions: dict[str, Any],
-    task_result: TaskResult,
-    query_scores: dict[str, Any] | None = None,
-) -> PerItemScores:
-    """The cell's per-item scores from mteb's captured predictions (and, for retrieval, the
-    per-query scores mteb computed), checked against mteb's aggregate (a query pytrec_eval
-    dropped, or any other disagreement, fails the cell)."""
-    items = per_item_scores(task, predictions, query_scores)
-    if items.available:
-        check_matches_aggregate(items, task_result)
-    return items
-
-
-def _searching_model(
-    encoder: HarnessEncoder, task_obj: AbsTask, settings: Settings, precision: str | None
-) -> tuple[Any, str | None]:
-    """What ``mteb.evaluate`` runs for a cell, and the search that ranks its corpus: a grid
-    point's quantised index over the cached vectors, chunked documents scored by their best
-    chunk, or the sweep's search (exact torch/faiss index or mteb's own)."""
-    if precision:
-        return grid_search(encoder, task_obj, precision, settings.rescore_top_k), precision
-    if settings.chunking != "truncate":
-        return chunked_search(encoder, task_obj, settings.chunking, settings.chunking_params)
-    return search_model(encoder, task_obj, settings.search, settings.search_params)
-
-
 def _job_cells(model: PreparedModel) -> int:
     """The cells of one (model, task) job: every dim, float32 and each grid precision."""
     return len(model.dims) * (1 + len(grid_precisions(model.entry.settings.precisions)))
@@ -430,42 +399,3 @@ def _job_cells(model: PreparedModel) -> int:
 
 def _to_stderr(line: str) -> None:
     click.echo(line, err=True)
-
-
-def _cell_facts(
-    model: PreparedModel,
-    task: TaskEntry,
-    task_obj: AbsTask,
-    encoder: HarnessEncoder,
-    wall_s: float,
-    main_score: float,
-    cap: int | None,
-    search: str | None = None,
-) -> CellFacts:
-    """What the run record of a finished cell is built from (``search``: the backend that
-    ranked the corpus, None for a task without a search)."""
-    return CellFacts(
-        spec=model.spec,
-        info=encoder.backend.info,
-        task=task_obj,
-        splits=list(task.splits or task_obj.metadata.eval_splits),
-        max_samples=cap,
-        dim=encoder.dim,
-        stats=encoder.stats,
-        batch_size=encoder.engine.batch_size,  # what ran: the sweep's or the device's default
-        max_batch_tokens=encoder.engine.max_batch_tokens,
-        max_length=encoder.max_length,
-        loaded_dtype=encoder.backend.loaded_dtype(),
-        wall_s=wall_s,
-        main_score=main_score,
-        search=search,
-    )
-
-
-def _cell_line(done: int, total: int, model: str, task: str, dim: int, record: RunRecord) -> str:
-    timing, cache = record["timing"], record["cache"]
-    return (
-        f"[cell {done}/{total}] {model} × {task} @ {dim}: main={record['main_score']:.4f} "
-        f"wall {timing['wall_s']:.1f}s (encode {timing['encode_s']:.1f}s, "
-        f"score {timing['score_s']:.1f}s), cache {cache['hits']} hits / {cache['misses']} misses"
-    )

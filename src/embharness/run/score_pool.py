@@ -32,6 +32,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from embharness.atomic import pid_alive
+
 if TYPE_CHECKING:
     from embharness.run.options import CellOutcome, RunOptions
     from embharness.run.runner import SweepRunner
@@ -140,18 +142,8 @@ def _exit_with_runner(runner_pid: int) -> None:
                 fd = os.pidfd_open(runner_pid)
                 select.select([fd], [], [])  # readable once the runner has exited
                 os._exit(1)
-        while _alive(runner_pid):
+        while pid_alive(runner_pid):
             time.sleep(1.0)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="runner-watch").start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

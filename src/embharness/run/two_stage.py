@@ -35,13 +35,13 @@ from embharness.results.per_query import PerItemScores
 from embharness.results.record import git_state, package_versions
 from embharness.results.schema import SCHEMA_VERSION, upgrade_record
 from embharness.results.store import ITEMS_SUFFIX, RECORD_FOLDER, ResultsStore
+from embharness.run.cell_steps import cell_items
 from embharness.run.predictions import (
     UNUSED_FOLDER,
     captured_predictions,
     captured_query_scores,
 )
 from embharness.run.rerank_stages import Stage, first_stage, reranker_meta, reranker_stage
-from embharness.run.runner import cell_items
 from embharness.run.sweep import TaskEntry
 from embharness.run.task_loading import TaskLoader
 
