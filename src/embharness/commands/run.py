@@ -96,7 +96,7 @@ def _print_table(runner: SweepRunner, outcomes: list[CellOutcome]) -> None:
     type=click.IntRange(min=0),
     default=None,
     help="Processes that score a job's cache-served cells (smaller dims, grid points) while "
-    "the next job encodes; 0: all in this process [default: one per core beside this one, 1-8].",
+    "the next job encodes; 0: all in this process [default: one per core beside this one, 1-4].",
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(

@@ -39,8 +39,11 @@ if TYPE_CHECKING:
     from embharness.run.runner import SweepRunner
     from embharness.run.sweep import Sweep
 
-# More workers than this mostly add memory (each holds its tasks and one ranking's dicts).
-MAX_AUTO_WORKERS = 8
+# The default's cap: 4 workers take the other 4 dims of a 5-dim job at once. Each holds its
+# tasks and one ranking's dicts (a COIR-CodeSearchNet cell at top-1000: 52 M entries, several
+# GB of host memory) and, on a GPU host, a CUDA context and the corpus at its dim; more
+# workers mostly add that memory.
+MAX_AUTO_WORKERS = 4
 _WORKER: SweepRunner | None = None
 
 
