@@ -63,9 +63,14 @@ def settle(jobs: list[OpenJob], results_dir: Path, block: bool) -> None:
         error = job.error()
         try:
             if error is not None:
-                log = os.environ.get("EMBHARNESS_LOG")
-                write_failure(results_dir, job.model, job.task, error, log)
+                record_failure(results_dir, job.model, job.task, error)
                 raise error
             clear_failure(results_dir, job.model, job.task)
         finally:
             job.lease.release()
+
+
+def record_failure(results_dir: Path, model: str, task: str, error: BaseException) -> None:
+    """Write a job's failure file, naming the log this process writes to (``EMBHARNESS_LOG``,
+    set by the launchers; None for a local run)."""
+    write_failure(results_dir, model, task, error, os.environ.get("EMBHARNESS_LOG"))

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -36,8 +35,8 @@ from embharness.run.cell_identity import cell_max_length, cell_model_meta
 from embharness.run.cell_steps import cell_facts, cell_items, cell_line, searching_model
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.grid import applies, grid_identity, grid_precisions
-from embharness.run.leases import acquire, write_failure
-from embharness.run.open_jobs import OpenJob, settle
+from embharness.run.leases import acquire
+from embharness.run.open_jobs import OpenJob, record_failure, settle
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
 from embharness.run.predictions import (
     UNUSED_FOLDER,
@@ -180,8 +179,7 @@ class SweepRunner:
                 try:
                     outcome = self.score_cell(order)
                 except Exception as exc:
-                    log = os.environ.get("EMBHARNESS_LOG")
-                    write_failure(self.options.results_dir, job.model, job.task, exc, log)
+                    record_failure(self.options.results_dir, job.model, job.task, exc)
                     raise
                 self._say(self._cell_line(order.number, outcome))
                 job.cells[index] = outcome
@@ -213,7 +211,7 @@ class SweepRunner:
         try:
             cells = self._run_task(model, backend, task, pool)
         except Exception as exc:
-            write_failure(root, name, task_name, exc, os.environ.get("EMBHARNESS_LOG"))
+            record_failure(root, name, task_name, exc)
             raise
         return OpenJob(name, task_name, lease, cells)
 

@@ -83,7 +83,6 @@ class ScorePool:
     def __init__(self, sweep: Sweep, options: RunOptions, workers: int) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["embharness.run.runner"])
-        self.workers = workers
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,

@@ -86,15 +86,19 @@ def package_versions(packages: tuple[str, ...] = MANPAGE_PACKAGES) -> dict[str, 
     return {pkg: found.get(pkg) for pkg in packages}
 
 
-def missing_packages(packages: tuple[str, ...] = MANPAGE_PACKAGES) -> list[str]:
-    """Packages not installed, or installed without their pages on disk (dpkg path-exclude)."""
+def missing_packages(
+    packages: tuple[str, ...] = MANPAGE_PACKAGES, pages: dict[str, list[Path]] | None = None
+) -> list[str]:
+    """Packages not installed, or installed without their pages on disk (dpkg path-exclude);
+    ``pages``: each package's pages where the caller listed them already."""
     versions = package_versions(packages)
-    return [pkg for pkg in packages if versions[pkg] is None or not package_pages(pkg)]
+    listed = pages if pages is not None else {pkg: package_pages(pkg) for pkg in packages}
+    return [pkg for pkg in packages if versions[pkg] is None or not listed[pkg]]
 
 
-def require_packages() -> None:
+def require_packages(pages: dict[str, list[Path]] | None = None) -> None:
     """Raise a one-line HarnessError naming the missing man-page packages, if any."""
-    missing = missing_packages()
+    missing = missing_packages(pages=pages)
     if missing:
         raise HarnessError(
             f"Debian man-page packages missing or without pages on disk: {', '.join(missing)}",
@@ -159,10 +163,11 @@ def build_data() -> ManpagesData:
 def load_data() -> ManpagesData:
     """:func:`build_data`, read from the built-task cache when no page file changed (the
     parse takes about 1 s a process, paid by both manpage tasks in every worker)."""
-    require_packages()
-    pages = [page for pkg in MANPAGE_PACKAGES for page in package_pages(pkg)]
+    pages = {pkg: package_pages(pkg) for pkg in MANPAGE_PACKAGES}  # dpkg-query, listed once
+    require_packages(pages)
     builders = [Path(__file__), Path(manpages_parse.__file__)]
-    rows = cached_rows("manpages", builders, pages, lambda: _as_rows(build_data()))
+    every_page = [page for found in pages.values() for page in found]
+    rows = cached_rows("manpages", builders, every_page, lambda: _as_rows(build_data()))
     english, pairs = rows
     return ManpagesData(
         english=dict(english),
