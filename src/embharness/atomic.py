@@ -63,10 +63,13 @@ def _replacing(path: Path) -> Iterator[Path]:
 
     A reader never sees a partial file; on any failure the old file (if any) stays intact.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent
-    )
+    try:  # a file where a folder must go, a read-only or full folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent
+        )
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
