@@ -9,10 +9,13 @@
    ``SearchEncoderWrapper``: its own chunked search against the two exact indexes.
 4. COIR-CodeSearchNet scale (``synthetic_search.coir_scale``): 1,003,765 docs, a slice of the 52,561
    queries, top-1000, search and mteb's scoring timed apart and projected to all queries.
+5. The host's part of that cell's score phase once a GPU has the top-1000
+   (``synthetic_search.csn_host_phase``), projected against its GPU encode.
 
 Usage: .venv/bin/python benchmarks/bench_search.py [--max-samples N] [--docs N] [--queries N]
        [--cache-dir DIR]  (reuse a warm embedding cache; the first cell warms a new one)
        [--csn-queries N] [--csn-dim D]  (0 queries: skip the COIR-scale part)
+       [--csn-host-queries N]  (0: skip part 5)
 Writes .cache/bench/search.json.
 """
 
@@ -31,7 +34,7 @@ from typing import Any
 
 import datasets
 import yaml
-from synthetic_search import CSN_QUERIES, coir_scale, synthetic
+from synthetic_search import CSN_QUERIES, coir_scale, csn_host_phase, synthetic
 
 import embharness  # noqa: F401  (process settings before mteb is imported)
 from embharness.run.options import RunOptions
@@ -126,6 +129,7 @@ def main() -> None:
     )
     parser.add_argument("--csn-queries", type=int, default=1_000)
     parser.add_argument("--csn-dim", type=int, default=896, help="896: jina-code-0.5b")
+    parser.add_argument("--csn-host-queries", type=int, default=5_000)
     parser.add_argument("--csn-tokens-s", type=float, default=297.0, help="COIR-CSN encode s")
     args = parser.parse_args()
     datasets.disable_progress_bars()  # mteb's corpus bars, once per 50k docs
@@ -138,8 +142,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     synth = synthetic(args.docs, args.queries)
     csn = coir_scale(args.csn_queries, args.csn_dim, CSN_BACKENDS) if args.csn_queries else None
+    host = csn_host_phase(args.csn_host_queries) if args.csn_host_queries else None
     report = {"task": TASK, "max_samples": args.max_samples, "score_phase": scores}
-    report |= {"process_wall_s": walls, "synthetic": synth, "coir_scale": csn}
+    report |= {"process_wall_s": walls, "synthetic": synth, "coir_scale": csn, "csn_host": host}
     out = Path(".cache/bench/search.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
@@ -173,6 +178,20 @@ def print_report(report: dict[str, Any], encode_s: float) -> None:
             for s in ("mteb", "torch", "faiss")
         )
     )
+    print_csn(report, encode_s)
+
+
+def print_csn(report: dict[str, Any], encode_s: float) -> None:
+    """Parts 4 and 5: COIR-CSN's score phase, projected, against ``encode_s`` of GPU encode."""
+    host = report["csn_host"]
+    if host is not None:
+        parts = [host[f"projected_{p}_s"] for p in ("tolist", "results", "scoring")]
+        print(
+            f"COIR-CSN host score phase after a GPU top-1000 ({host['queries']} queries, "
+            f"projected to {CSN_QUERIES}): rows to lists {parts[0]:.1f} s + results dicts "
+            f"{parts[1]:.1f} s + mteb scoring {parts[2]:.1f} s = {sum(parts):.1f} s "
+            f"= {100 * sum(parts) / encode_s:.1f} % of {encode_s:.0f} s GPU encode"
+        )
     csn = report["coir_scale"]
     if csn is None:
         return

@@ -8,6 +8,9 @@ queries, top-1000 as mteb's retrieval tasks search (``_top_k`` = max k_values). 
 index, the search (mteb's wrapper with the index) and mteb's own scoring of the run
 (``calculate_retrieval_scores``) apart and projects them to all 52,561 queries.
 
+``csn_host_phase``: what such a cell's score phase costs on the host once the GPU has each
+query's top-1000 (rows to lists, mteb's results dicts, mteb's scoring), per query, projected.
+
 Imported by bench_search.py (run from the repository root as ``benchmarks/bench_search.py``).
 """
 
@@ -179,3 +182,40 @@ def _timed_cell(name: str, encoder: VectorEncoder, corpus: Any, queries: Any) ->
         "scoring_s": time.perf_counter() - begun,
         "ndcg_at_10": scores.ndcg["NDCG@10"],
     }
+
+
+def csn_host_phase(queries: int) -> dict[str, Any]:
+    """The host's part of a COIR-CSN cell's score phase after the top-k (which a GPU runs):
+    the index's rows to Python lists, ``run.search.ranked_results`` (the results dicts mteb's
+    metrics read) and mteb's scoring, for ``queries`` queries of 1,000 distinct random docs of
+    the 1,003,765 (scores descending), each part projected linearly to all 52,561 queries."""
+    import torch
+    from mteb._evaluators.retrieval_metrics import calculate_retrieval_scores
+
+    from embharness.run.search import ranked_results
+
+    rng = np.random.default_rng(4)
+    ids = [f"doc{i}" for i in range(CSN_DOCS)]
+    draws = (np.unique(rng.integers(0, CSN_DOCS, 1010)) for _ in range(queries))
+    hits = torch.from_numpy(np.stack([rng.permutation(row)[:1000] for row in draws]))
+    values = torch.from_numpy(-np.sort(-rng.random((queries, 1000), dtype=np.float32), axis=1))
+    start = time.perf_counter()
+    value_rows, hit_rows = values.tolist(), hits.tolist()
+    listed = time.perf_counter()
+    found = ranked_results(
+        ids,
+        query_idx_to_id={row: f"q{row}" for row in range(queries)},
+        cos_scores_top_k_idx=hit_rows,
+        cos_scores_top_k_values=value_rows,
+    )
+    built = time.perf_counter()
+    qrels = {q: {sorted(hits_, key=hits_.__getitem__)[-5]: 1} for q, hits_ in found.items()}
+    begun = time.perf_counter()
+    calculate_retrieval_scores(found, qrels, [1, 3, 5, 10, 20, 100, 1000])
+    seconds = {
+        "tolist_s": listed - start,
+        "results_s": built - listed,
+        "scoring_s": time.perf_counter() - begun,
+    }
+    scale = CSN_QUERIES / queries
+    return {"queries": queries} | {f"projected_{k}": v * scale for k, v in seconds.items()}

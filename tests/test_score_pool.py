@@ -1,8 +1,9 @@
 """The score pool (run/score_pool.py): a job's cache-served cells scored in worker processes.
 
-Checked against the same sweep run one cell after the other in this process: identical
-scores and per-item files, the same outcomes in the same order, and records that name the
-process that scored each cell. A worker's failure fails its job as it would in the runner
+Checked against the same sweep run one cell after the other in this process, both from a
+cold cache: identical scores and per-item files, the same outcomes in the same order, records
+that name the process that scored each cell, and first cells whose records carry the job's
+encode pass. A worker's failure fails its job as it would in the runner
 (failure file, lease released, the error raised), and a runner killed with SIGKILL takes its
 workers with it.
 """
@@ -54,8 +55,8 @@ def _records(results: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def both_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("pool")
-    serial = _run(root / "serial", root / "cache", workers=0)
-    pooled = _run(root / "pooled", root / "cache", workers=2)
+    serial = _run(root / "serial", root / "serial_cache", workers=0)
+    pooled = _run(root / "pooled", root / "pooled_cache", workers=2)  # cold too
     return {"root": root, "serial": serial, "pooled": pooled}
 
 
@@ -88,11 +89,30 @@ def test_records_name_the_process_that_scored_each_cell(both_runs: dict) -> None
         (r["task"]["name"], r["model"]["dim"]): r["launch"]["process"]
         for r in _records(root / "pooled")
     }
-    # each job's first cell encodes here; the rest went to the pool (or, queued at the
-    # end, back to the runner), and the first job's cells were queued long enough for a worker
-    assert all(pooled[task, DIMS[0]] == "runner" for task in TASKS)
-    assert "score_worker" in {pooled[TASKS[0], dim] for dim in DIMS[1:]}
+    # every job's texts were encoded here (its encode pass) and its cells went to the pool
+    # (or, still queued at the end, back to the runner); the first cell sent found a worker
+    assert pooled[TASKS[0], DIMS[0]] == "score_worker"
     assert set(pooled.values()) <= {"runner", "score_worker"}
+
+
+def test_a_pooled_job_s_first_cell_records_its_encode_pass(both_runs: dict) -> None:
+    """Both runs start cold. The pooled first cells were scored from the cache, so their
+    records carry the encode pass: the same hits, misses (none more in the worker), plans,
+    batches and dtype as the serial first cells, and its encode time."""
+    root = both_runs["root"]
+    serial = {(r["task"]["name"], r["model"]["dim"]): r for r in _records(root / "serial")}
+    pooled = {(r["task"]["name"], r["model"]["dim"]): r for r in _records(root / "pooled")}
+    for task in TASKS:
+        ours, theirs = pooled[task, DIMS[0]], serial[task, DIMS[0]]
+        assert ours["cache"] == theirs["cache"] and ours["cache"]["misses"] > 0
+        assert ours["task"]["plans"] == theirs["task"]["plans"]
+        assert ours["truncated_texts"] == theirs["truncated_texts"]
+        for key in ("effective_batch_size", "oom_retries", "dtype", "model_loaded"):
+            assert ours["settings"][key] == theirs["settings"][key], key
+        assert ours["timing"]["encode_s"] > 0
+        assert ours["timing"]["wall_s"] >= ours["timing"]["encode_s"]
+        for dim in DIMS[1:]:  # the other cells read every text back
+            assert pooled[task, dim]["cache"]["misses"] == 0
 
 
 def test_a_failed_worker_cell_fails_its_job(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from embharness.errors import HarnessError
 from embharness.run.binary_search import QuantizedSearchIndex
-from embharness.run.search import _indexed_search_class
+from embharness.run.search import indexed_search
 
 if TYPE_CHECKING:
     from mteb.abstasks import AbsTask
@@ -49,4 +49,4 @@ def grid_search(encoder: Any, task: AbsTask, precision: str, rescore_top_k: int)
             "drop `precisions:` or keep only retrieval tasks in this sweep",
         )
     index = QuantizedSearchIndex(precision, rescore_top_k)
-    return _indexed_search_class()(encoder, index_backend=index)
+    return indexed_search(encoder, index)

@@ -3,7 +3,8 @@
 Dims of one model share one encode: every dim's encoder reads the same full-dim vectors from
 the embedding cache and projects them, so only the first dim of a task pays for the model.
 With ``score_workers``, the other cells of a job go to a ``run.score_pool.ScorePool`` (they only
-rank and score cached vectors) while the runner starts the next job.
+rank and score cached vectors) while the runner starts the next job; a retrieval job's first
+cell goes there too, after an encode pass here (``run.encode_pass``) has filled the cache.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import click
 from tqdm.auto import tqdm
 
 from embharness.atomic import clean_stale_temp_files
-from embharness.encoding.bridge import HarnessEncoder, LazyBackend, build_encoder
+from embharness.encoding.bridge import HarnessEncoder, LazyBackend
 from embharness.encoding.cache import EmbeddingCache
 from embharness.errors import HarnessError
 from embharness.hub import ensure_available
@@ -31,18 +32,21 @@ from embharness.results.per_query import PerItemScores
 from embharness.results.record import build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
-from embharness.run.cell_identity import cell_max_length, cell_model_meta
-from embharness.run.cell_steps import cell_facts, cell_items, cell_line, searching_model
+from embharness.run.cell_identity import cell_model_meta
+from embharness.run.cell_steps import (
+    CellRun,
+    cell_encoder,
+    cell_facts,
+    cell_line,
+    evaluate_cell,
+    searching_model,
+)
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
+from embharness.run.encode_pass import PassFacts, encode_pass, pass_applies
 from embharness.run.grid import applies, grid_identity, grid_precisions
 from embharness.run.leases import acquire
 from embharness.run.open_jobs import OpenJob, record_failure, settle
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
-from embharness.run.predictions import (
-    UNUSED_FOLDER,
-    captured_predictions,
-    captured_query_scores,
-)
 from embharness.run.score_pool import CellOrder, ScorePool, pool_supported
 from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
@@ -158,7 +162,9 @@ class SweepRunner:
         extra = grid_identity(precision, rescore) if precision else {}
         meta = cell_model_meta(model, task, order.dim, **extra)
         backend = self._backend(model)
-        return self._run_cell(model, backend, task, order.dim, meta, order.number, precision)
+        return self._run_cell(
+            model, backend, task, order.dim, meta, order.number, precision, order.prior
+        )
 
     def _backend(self, model: PreparedModel) -> LazyBackend:
         """The model's backend in this process, loaded on its first cache miss."""
@@ -236,7 +242,8 @@ class SweepRunner:
         self, model: PreparedModel, backend: LazyBackend, task: TaskEntry, pool: ScorePool | None
     ) -> list[CellOutcome | Future[CellOutcome]]:
         """The job's cells in order: finished ones skipped, the first to run here (it fills
-        the embedding cache), the rest in ``pool`` where there is one."""
+        the embedding cache; or, see ``_first_cell``, an encode pass does), the rest in
+        ``pool`` where there is one."""
         cells: list[CellOutcome | Future[CellOutcome]] = []
         encoded = False
         for dim, precision, meta in self._job_plan(model, task):
@@ -249,15 +256,40 @@ class SweepRunner:
                 )
             elif pool is not None and encoded:
                 order = CellOrder(name, task.name, dim, precision, self.done, self.launch)
-                future = self._announced(pool.submit(order), order.number)
-                self._orders[future] = order
-                cells.append(future)
+                cells.append(self._submit(pool, order))
             else:
-                outcome = self._run_cell(model, backend, task, dim, meta, self.done, precision)
-                self._say(self._cell_line(self.done, outcome))
-                cells.append(outcome)
+                cells.append(self._first_cell(model, backend, task, (dim, precision, meta), pool))
                 encoded = True
         return cells
+
+    def _first_cell(
+        self,
+        model: PreparedModel,
+        backend: LazyBackend,
+        task: TaskEntry,
+        cell: tuple[int, str | None, ModelMeta],
+        pool: ScorePool | None,
+    ) -> CellOutcome | Future[CellOutcome]:
+        """A job's first cell to run: with a pool and a retrieval task, an encode pass here
+        and the cell itself in the pool (``run.encode_pass``); otherwise the cell here."""
+        dim, precision, meta = cell
+        cap = task.max_samples or model.entry.settings.max_samples
+        task_obj = self.tasks.get(task, cap)
+        if pool is not None and pass_applies(task_obj, model.entry.settings):
+            encoder = self._cell_encoder(model, backend, task, dim, meta, self.done)
+            with self._cell_bar(encoder.label) as bar:
+                done = encode_pass(encoder, task_obj, bar)
+            order = CellOrder(model.spec.name, task.name, dim, precision, self.done, self.launch)
+            return self._submit(pool, dataclasses.replace(order, prior=done))
+        outcome = self._run_cell(model, backend, task, dim, meta, self.done, precision)
+        self._say(self._cell_line(self.done, outcome))
+        return outcome
+
+    def _submit(self, pool: ScorePool, order: CellOrder) -> Future[CellOutcome]:
+        """``order``'s cell sent to ``pool``; its line printed when it is done."""
+        future = self._announced(pool.submit(order), order.number)
+        self._orders[future] = order
+        return future
 
     def _job_plan(
         self, model: PreparedModel, task: TaskEntry
@@ -302,44 +334,20 @@ class SweepRunner:
         meta: ModelMeta,
         number: int,
         precision: str | None = None,
+        prior: PassFacts | None = None,
     ) -> CellOutcome:
-        cap = task.max_samples or model.entry.settings.max_samples
-        task_obj = self.tasks.get(task, cap)
-        rows, budget = model.batching
-        encoder = build_encoder(
-            model.spec,
-            backend,
-            dim,
-            batch_size=rows,
-            max_batch_tokens=budget,
-            meta=meta,
-            cache=self.cache,
-            max_length=cell_max_length(model, task),
-            show_progress=self.options.show_progress,
-        )
-        encoder.label = f"cell {number}/{self.total} {task.name}@{dim}"
+        """Run one cell here and write its result (``prior``: its encode pass, if it had one)."""
+        task_obj = self.tasks.get(task, task.max_samples or model.entry.settings.max_samples)
+        encoder = self._cell_encoder(model, backend, task, dim, meta, number)
         evaluated, search = searching_model(encoder, task_obj, model.entry.settings, precision)
         start = time.perf_counter()
         task_result, items = self._evaluate(evaluated, task_obj, encoder)
-        wall = time.perf_counter() - start
-        facts = cell_facts(
-            model, task, task_obj, encoder, wall, _main_score(task_result), cap, search
-        )
-        grid = (
-            grid_identity(precision, model.entry.settings.rescore_top_k)
-            if precision
-            else {"precision": "float32"}
-        )
-        record = build_record(
-            dataclasses.replace(
-                facts,
-                items=items,
-                **grid,
-                launcher=self.launch[0],
-                job_id=self.launch[1],
-                process=self.process,
-            )
-        )
+        scored = (time.perf_counter() - start, _main_score(task_result), items)
+        run = CellRun(precision, self.launch, self.process)
+        facts = cell_facts(model, task, task_obj, encoder, scored, search, run)
+        if prior is not None:
+            facts = prior.fold_into(facts)
+        record = build_record(facts)
         self.store.write(task_result, meta, record, items)
         return CellOutcome(
             model.spec.name,
@@ -347,40 +355,33 @@ class SweepRunner:
             dim,
             "ran",
             record["main_score"],
-            wall,
+            facts.wall_s,
             dict(record),
             precision or "float32",
         )
 
+    def _cell_encoder(
+        self,
+        model: PreparedModel,
+        backend: LazyBackend,
+        task: TaskEntry,
+        dim: int,
+        meta: ModelMeta,
+        number: int,
+    ) -> HarnessEncoder:
+        """The encoder of cell ``number``: the model's batching, this run's cache."""
+        cell = (dim, meta)
+        encoder = cell_encoder(model, backend, task, cell, self.cache, self.options.show_progress)
+        encoder.label = f"cell {number}/{self.total} {task.name}@{dim}"
+        return encoder
+
     def _evaluate(
         self, evaluated: Any, task_obj: AbsTask, encoder: HarnessEncoder
     ) -> tuple[TaskResult, PerItemScores]:
-        """``mteb.evaluate`` of one cell with its progress bar, and the per-item scores from
-        the predictions and per-query scores it computed."""
-        import mteb
-
-        with (
-            self._cell_bar(encoder.label) as bar,
-            captured_predictions(task_obj) as predictions,
-            captured_query_scores(task_obj) as query_scores,
-        ):
+        """``evaluate_cell`` with the cell's progress bar."""
+        with self._cell_bar(encoder.label) as bar:
             encoder.engine.progress = bar
-            result = mteb.evaluate(
-                evaluated,
-                task_obj,
-                cache=None,
-                overwrite_strategy="always",
-                # mteb reads its bar switch from encode_kwargs once they are given.
-                encode_kwargs={
-                    "batch_size": encoder.engine.batch_size,
-                    "show_progress_bar": False,
-                },
-                show_progress_bar=False,
-                prediction_folder=UNUSED_FOLDER,  # what mteb scored, kept in `predictions`
-            )
-            task_result = result.task_results[0]
-            items = cell_items(task_obj, predictions, task_result, query_scores)
-        return task_result, items
+            return evaluate_cell(evaluated, task_obj, encoder)
 
     def _cell_bar(self, label: str) -> tqdm:
         """One progress bar per cell (texts encoded), drawn only where progress is shown."""

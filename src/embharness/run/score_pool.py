@@ -1,8 +1,9 @@
 """Score a job's cache-served cells in worker processes while the runner goes on.
 
-Once a (model, task) job's first cell has run, every text of the task is in the embedding
-cache at full dim. Each of the job's other cells (a smaller Matryoshka dim, a precision-grid
-point) then only reads vectors back, ranks the corpus and scores the ranking: mteb's metrics
+Once a (model, task) job's first cell has run, or its encode pass (``run.encode_pass``, for
+retrieval tasks), every text of the task is in the embedding cache at full dim. Each of the
+job's cells (a smaller Matryoshka dim, a precision-grid point; after a pass, the first one too)
+then only reads vectors back, ranks the corpus and scores the ranking: mteb's metrics
 (pytrec_eval, its ``mrr`` and nAUC abstention) are pure Python, single-threaded, and cost the
 same at every dim (a 3,385-query cell at top-1000: about 3 s on one core). Run one after the
 other, they made a 5-dim warm sweep of the offline suite 2.7× one dim.
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 from embharness.atomic import pid_alive
 
 if TYPE_CHECKING:
+    from embharness.run.encode_pass import PassFacts
     from embharness.run.options import CellOutcome, RunOptions
     from embharness.run.runner import SweepRunner
     from embharness.run.sweep import Sweep
@@ -57,6 +59,7 @@ class CellOrder:
     precision: str | None
     number: int
     launch: tuple[str, str | None] = ("local", None)
+    prior: PassFacts | None = None  # the job's encode pass, sent with its first cell
 
 
 def available_cores() -> int:

@@ -66,14 +66,14 @@ def search_model(
     from embharness.run.ann import ann_index, check_search_params
 
     full = check_search_params(search, params) or {}
-    return _indexed_search_class()(encoder, index_backend=ann_index(search, full, encoder)), search
+    return indexed_search(encoder, ann_index(search, full, encoder)), search
 
 
 def faiss_search(encoder: Any) -> Any:
     """mteb's ``SearchEncoderWrapper`` over ``encoder`` with an exact ``FaissSearchIndex``."""
     from mteb.models.search_encoder_index import FaissSearchIndex
 
-    return _indexed_search_class()(encoder, index_backend=FaissSearchIndex(encoder))
+    return indexed_search(encoder, FaissSearchIndex(encoder))
 
 
 def torch_search(encoder: Any) -> Any:
@@ -84,7 +84,12 @@ def torch_search(encoder: Any) -> Any:
     device = encoder.backend.info.device if hasattr(encoder, "backend") else "cpu"
     name = encoder.mteb_model_meta.similarity_fn_name  # a ScoringFunction or its value
     similarity = str(getattr(name, "value", name)) if name else None
-    index = TorchExactIndex(device, similarity)
+    return indexed_search(encoder, TorchExactIndex(device, similarity))
+
+
+def indexed_search(encoder: Any, index: Any) -> Any:
+    """mteb's ``SearchEncoderWrapper`` over ``encoder``, ranking through ``index`` (an object
+    with mteb's index-backend methods), each query's hits turned into results in one pass."""
     return _indexed_search_class()(encoder, index_backend=index)
 
 
