@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import heapq
+import weakref
 
 import numpy as np
 import pytest
 import torch
 
+from embharness.errors import HarnessError
 from embharness.run.exact_index import TorchExactIndex
 from embharness.run.search import ranked_results
 
@@ -107,3 +109,44 @@ def test_ranked_results_hold_what_mteb_s_heap_loop_holds_in_score_then_id_order(
         ours = results[f"q{row}"]
         assert ours == mteb_results
         assert [(s, d) for d, s in ours.items()] == sorted(heap)
+
+
+def _tight(max_rows: int, failed: list[weakref.ref]) -> object:
+    """A stand-in similarity on a device that holds at most ``max_rows`` queries' scores: a
+    larger block allocates its scores, then raises CUDA's out-of-memory error."""
+
+    def similarity(queries: torch.Tensor, corpus: torch.Tensor) -> torch.Tensor:
+        assert all(ref() is None for ref in failed), "a failed block's scores are still alive"
+        scores = _cosine(queries, corpus)
+        if queries.shape[0] > max_rows:
+            failed.append(weakref.ref(scores))
+            raise torch.cuda.OutOfMemoryError("stand-in: CUDA out of memory")
+        return scores
+
+    return similarity
+
+
+def test_a_block_that_runs_out_of_memory_is_scored_again_at_half_the_rows() -> None:
+    """10-query blocks fail, then 5-query blocks; 2-query blocks fit and are kept. The top-k
+    equals a search that never ran out, and each failed block's scores were freed before
+    the retry (weak references, checked at the next call)."""
+    docs, queries = _vectors(50, 16, 9), _vectors(23, 16, 10)
+    ids = [f"d{i}" for i in range(50)]
+    failed: list[weakref.ref] = []
+    index = TorchExactIndex(block_bytes=4 * 50 * 10)  # 10 queries a block
+    index.add_documents(docs, ids)
+    values, hits = index.search(queries, 5, similarity_fn=_tight(3, failed))
+    reference = TorchExactIndex()
+    reference.add_documents(docs, ids)
+    want_values, want_hits = reference.search(queries, 5, similarity_fn=_cosine)
+    assert hits == want_hits
+    np.testing.assert_allclose(values, want_values, atol=1e-6)
+    assert index.oom_retries == len(failed) == 2
+    assert all(ref() is None for ref in failed)
+
+
+def test_one_query_that_does_not_fit_names_the_fix() -> None:
+    index = TorchExactIndex()
+    index.add_documents(_vectors(20, 8, 11), [f"d{i}" for i in range(20)])
+    with pytest.raises(HarnessError, match=r"out of device memory.*fewer --score-workers"):
+        index.search(_vectors(4, 8, 12), 3, similarity_fn=_tight(0, []))

@@ -11,7 +11,9 @@ mteb's up to float rounding, and ``run.search`` turns each row into a sorted hea
 Python pushes.
 
 The corpus stays on the encoder's device, so on a GPU the top-k of a COIR-CodeSearchNet cell
-(52,561 × 1,003,765) runs there too; a block holds at most ``block_bytes`` of scores.
+(52,561 × 1,003,765) runs there too; a block holds at most ``block_bytes`` of scores. A block
+that runs out of device memory (score workers share the GPU with the runner's encode) is
+scored again at half the rows, and the smaller blocks are kept for the rest of the search.
 
 Ties: ``torch.topk`` keeps an arbitrary doc of those tied exactly at the k-th score (see
 ``run.search`` for why only that boundary can differ from mteb's path).
@@ -22,6 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from embharness.errors import HarnessError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,6 +52,7 @@ class TorchExactIndex:
         self.block_bytes = block_bytes or (GPU_BLOCK_BYTES if on_gpu else CPU_BLOCK_BYTES)
         self.idxs: list[str] = []
         self._parts: list[torch.Tensor] = []
+        self.oom_retries = 0  # blocks scored again at half the rows after running out of memory
 
     def add_documents(self, embeddings: Any, idxs: list[str]) -> None:
         """Keep ``embeddings`` (float32, on the index's device) for documents ``idxs``."""
@@ -73,12 +78,17 @@ class TorchExactIndex:
         k = min(top_k, corpus.shape[0])
         rows = max(1, self.block_bytes // (4 * max(1, corpus.shape[0])))
         values, indices = [], []
+        start = 0
         with torch.inference_mode():
-            for start in range(0, queries.shape[0], rows):
-                scores = score(queries[start : start + rows], corpus)
-                top = torch.topk(scores, k, dim=1, largest=True, sorted=True)
-                values.append(top.values.cpu())
-                indices.append(top.indices.cpu())
+            while start < queries.shape[0]:
+                top = _block_top(queries[start : start + rows], corpus, score, k)
+                if top is None:  # out of memory: this block and the rest at half the rows
+                    rows = _halved(rows)
+                    self.oom_retries += 1
+                    continue
+                values.append(top[0])
+                indices.append(top[1])
+                start += len(top[0])
         if not values:
             return [], []
         return torch.cat(values).tolist(), torch.cat(indices).tolist()
@@ -146,3 +156,42 @@ class TorchExactIndex:
             values.append(top.values.tolist())
             indices.append(chosen[top.indices].tolist())
         return values, indices
+
+
+def _block_top(
+    block: torch.Tensor, corpus: torch.Tensor, score: Callable[..., torch.Tensor], k: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The block's top-k (scores, corpus rows) on the host; None where the device ran out of
+    memory. The caller retries outside this frame: once it has returned, nothing refers to
+    the failed block's scores any more (the traceback held them), so they are freed."""
+    from embharness.models.engine import OOM_ERRORS
+
+    try:
+        top = torch_topk(score(block, corpus), k)
+    except OOM_ERRORS:
+        return None
+    return top[0].cpu(), top[1].cpu()
+
+
+def torch_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's ``k`` best scores and their columns, best first."""
+    import torch
+
+    top = torch.topk(scores, k, dim=1, largest=True, sorted=True)
+    return top.values, top.indices
+
+
+def _halved(rows: int) -> int:
+    """Half of ``rows`` after an out-of-memory error, the device's cache emptied first; a
+    single query that does not fit is the user's to fix."""
+    import torch
+
+    if rows == 1:
+        raise HarnessError(
+            "out of device memory scoring one query against the whole corpus",
+            "free device memory (fewer --score-workers, a smaller --max-batch-tokens) or use "
+            "search: faiss, which searches on the CPU",
+        )
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return rows // 2

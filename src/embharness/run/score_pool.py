@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 # GB of host memory) and, on a GPU host, a CUDA context and the corpus at its dim; more
 # workers mostly add that memory.
 MAX_AUTO_WORKERS = 4
+# Imported once by the forkserver, so that no worker pays for them on its first cell: the runner,
+# and sentence-transformers, which mteb.evaluate imports on first use (2.5 s of a worker's
+# first 3,385-query cell otherwise).
+PRELOAD = ["embharness.run.runner", "sentence_transformers"]
 _WORKER: SweepRunner | None = None
 
 
@@ -85,7 +89,7 @@ class ScorePool:
 
     def __init__(self, sweep: Sweep, options: RunOptions, workers: int) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["embharness.run.runner"])
+        context.set_forkserver_preload(PRELOAD)
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
