@@ -34,7 +34,7 @@ from typing import Any
 
 import datasets
 import yaml
-from synthetic_search import CSN_QUERIES, coir_scale, csn_host_phase, synthetic
+from synthetic_search import CSN_QUERIES, coir_scale, csn_host_phase, csn_part_shares, synthetic
 
 import embharness  # noqa: F401  (process settings before mteb is imported)
 from embharness.run.options import RunOptions
@@ -143,6 +143,8 @@ def main() -> None:
     synth = synthetic(args.docs, args.queries)
     csn = coir_scale(args.csn_queries, args.csn_dim, CSN_BACKENDS) if args.csn_queries else None
     host = csn_host_phase(args.csn_host_queries) if args.csn_host_queries else None
+    if host is not None:
+        host["part_shares"] = csn_part_shares()
     report = {"task": TASK, "max_samples": args.max_samples, "score_phase": scores}
     report |= {"process_wall_s": walls, "synthetic": synth, "coir_scale": csn, "csn_host": host}
     out = Path(".cache/bench/search.json")
@@ -192,6 +194,13 @@ def print_csn(report: dict[str, Any], encode_s: float) -> None:
             f"{parts[1]:.1f} s + mteb scoring {parts[2]:.1f} s = {sum(parts):.1f} s "
             f"= {100 * sum(parts) / encode_s:.1f} % of {encode_s:.0f} s GPU encode"
         )
+        for count, share in host["part_shares"].items():
+            wall = share * sum(parts)
+            print(
+                f"  scored in {count} part(s) (run/cell_parts.py): heaviest part "
+                f"{100 * share:.1f} % of the queries -> {wall:.1f} s = "
+                f"{100 * wall / encode_s:.1f} % of encode"
+            )
     csn = report["coir_scale"]
     if csn is None:
         return

@@ -219,3 +219,27 @@ def csn_host_phase(queries: int) -> dict[str, Any]:
     }
     scale = CSN_QUERIES / queries
     return {"queries": queries} | {f"projected_{k}": v * scale for k, v in seconds.items()}
+
+
+def csn_part_shares(max_parts: int = 5) -> dict[int, float]:
+    """Per number of parts: the share of COIR-CSN's queries in its heaviest part, as the
+    runner groups its subsets (``run.cell_parts.subset_groups``; queries per subset from
+    mteb's packaged descriptive statistics)."""
+    from types import SimpleNamespace
+
+    import mteb
+
+    from embharness.run.cell_parts import subset_groups
+
+    stats = mteb.get_task("COIRCodeSearchNetRetrieval").metadata.descriptive_stats["test"]
+    queries = {
+        subset: int(values["num_samples"] - values["num_documents"])
+        for subset, values in stats["hf_subset_descriptive_stats"].items()
+    }
+    dataset = {subset: {"test": {"queries": range(n)}} for subset, n in queries.items()}
+    task = SimpleNamespace(hf_subsets=list(queries), dataset=dataset)
+    total = sum(queries.values())
+    return {
+        parts: max(sum(queries[s] for s in group) for group in subset_groups(task, parts)) / total
+        for parts in range(1, max_parts + 1)
+    }

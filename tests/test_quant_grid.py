@@ -147,6 +147,6 @@ def test_unknown_precision_is_a_one_line_error() -> None:
 def test_version_6_record_reads_with_precision_none() -> None:
     """Schema 7: a record written before the grid has no precision; it reads as None."""
     upgraded = upgrade_record({"schema_version": 6, "settings": {"search": "mteb"}})
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 11
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 12
     assert upgraded["settings"]["precision"] is None
     assert upgraded["settings"]["rescore_top_k"] is None

@@ -64,6 +64,7 @@ def test_written_record_has_exactly_the_schema(tmp_path: Path) -> None:
         "job_id": None,
         "host": host,
         "process": "runner",
+        "parts": 1,  # schema 12: scored whole, by one process
     }
 
 
@@ -78,7 +79,7 @@ def test_record_carries_the_configured_and_effective_token_budget(tmp_path: Path
     )
     [outcome] = SweepRunner(sweep, RunOptions(tmp_path / "r", None, show_progress=False)).run()
     settings = outcome.record["settings"]
-    assert SCHEMA_VERSION == 11 and outcome.record["schema_version"] == 11
+    assert SCHEMA_VERSION == 12 and outcome.record["schema_version"] == 12
     assert (settings["max_batch_tokens"], settings["effective_max_batch_tokens"]) == (600, 600)
     assert (settings["batch_size"], settings["effective_batch_size"]) == (5, 5)
 
@@ -101,7 +102,7 @@ def test_version_2_record_loads_as_the_current_version() -> None:
     """A version-2 record (no token budget yet) reads as current, the new fields None."""
     settings = {"batch_size": 8, "effective_batch_size": 4, "oom_retries": 1, "dtype": "float16"}
     upgraded = upgrade_record(run_record(schema_version=2, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 11
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 12
     assert upgraded["settings"]["effective_batch_size"] == 4  # kept
     assert upgraded["settings"]["max_batch_tokens"] is None
     assert upgraded["settings"]["effective_max_batch_tokens"] is None
@@ -113,7 +114,7 @@ def test_version_3_record_loads_as_the_current_version() -> None:
     """A version-3 record (token budget, no search backend yet) reads as the current version."""
     settings = {"batch_size": 8, "max_batch_tokens": 600, "effective_max_batch_tokens": 300}
     upgraded = upgrade_record(run_record(schema_version=3, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 11
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 12
     assert upgraded["settings"]["effective_max_batch_tokens"] == 300  # kept
     assert upgraded["settings"]["search"] is None  # unknown then: None, not a guess
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
@@ -123,7 +124,7 @@ def test_version_4_record_loads_as_the_current_version() -> None:
     """A version-4 record (before the attention kernel was recorded) reads as current."""
     model = {"name": MINILM, "flash_attn": None}
     upgraded = upgrade_record(run_record(schema_version=4, model=model))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 11
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 12
     assert upgraded["model"]["name"] == MINILM  # kept
     assert upgraded["model"]["attn_implementation"] is None  # unknown then: None, not a guess
     assert upgraded["model"]["packed"] is None
@@ -133,7 +134,7 @@ def test_version_4_record_loads_as_the_current_version() -> None:
 def test_version_5_record_loads_as_the_current_version() -> None:
     """A version-5 record (before per-item scores) reads as current, ``per_item`` None."""
     upgraded = upgrade_record(run_record(schema_version=5))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 11
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 12
     assert upgraded["per_item"] is None and set(upgraded) == _keys(RunRecord)
 
 
@@ -141,9 +142,19 @@ def test_version_8_record_keeps_the_search_it_ran_with() -> None:
     """A version-8 record (default search ``mteb`` then) keeps its backend: no rewrite to torch."""
     settings = {"batch_size": 8, "search": "mteb"}
     upgraded = upgrade_record(run_record(schema_version=8, settings=settings))
-    assert upgraded["schema_version"] == SCHEMA_VERSION == 11
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 12
     assert upgraded["settings"]["search"] == "mteb"
     assert set(upgraded["settings"]) == _keys(SECTIONS["settings"])
+
+
+def test_version_11_record_keeps_its_process_and_has_no_parts() -> None:
+    """A version-11 record (before cells were scored in parts) reads as current: its launch
+    section is kept and ``launch.parts`` is None (unknown then), not a guessed 1."""
+    launch = {"launcher": "local", "job_id": None, "host": "h", "process": "score_worker"}
+    upgraded = upgrade_record(run_record(schema_version=11, launch=launch))
+    assert upgraded["schema_version"] == SCHEMA_VERSION == 12
+    assert upgraded["launch"] == launch | {"parts": None}
+    assert set(upgraded["launch"]) == _keys(SECTIONS["launch"])
 
 
 def test_record_names_the_search_backend(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import json
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import psutil
@@ -22,6 +23,7 @@ import yaml
 from sweep_processes import StderrWatch, assert_same_scores, scores, start_run
 
 from embharness.errors import HarnessError
+from embharness.run.cell_parts import subset_groups
 from embharness.run.leases import lease_folder, read_failure
 from embharness.run.options import RunOptions
 from embharness.run.runner import SweepRunner
@@ -153,3 +155,54 @@ def test_a_killed_runner_takes_its_workers_with_it(tmp_path: Path) -> None:
         time.sleep(0.2)
     alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, alive
+
+
+MULTI = "ManpagesCrossLingualRetrieval"  # one subset per language pair
+
+
+@pytest.fixture(scope="module")
+def parted_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A multi-subset retrieval task, serial and with 2 workers (3 parts a cell), both cold."""
+    root = tmp_path_factory.mktemp("parts")
+    sweep = _sweep(30) | {"tasks": [{"name": MULTI, "max_samples": 30}]}
+    runs = {}
+    for name, workers in (("serial", 0), ("pooled", 2)):
+        cache, quiet = root / f"{name}_cache", {"show_progress": False}
+        options = RunOptions(root / name, cache, "always", **quiet, score_workers=workers)
+        runs[name] = SweepRunner(parse_sweep(sweep), options, say=lambda _: None).run()
+    return {"root": root, **runs}
+
+
+def test_a_multi_subset_cell_scored_in_parts_equals_the_whole_cell(parted_runs: dict) -> None:
+    """Each cell's subsets went to three processes, mteb scored each part, and the joined
+    result, per-item rows and record counts equal the cell scored whole."""
+    root = parted_runs["root"]
+    serial, pooled = scores(root / "serial"), scores(root / "pooled")
+    assert len(serial) == len(DIMS)
+    assert_same_scores(serial, pooled)  # subsets in the task's order, as mteb wrote them
+    for path in sorted((root / "serial").rglob("*.items.parquet")):
+        twin = root / "pooled" / path.relative_to(root / "serial")
+        pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(twin))
+    whole = {r["model"]["dim"]: r for r in _records(root / "serial")}
+    parted = {r["model"]["dim"]: r for r in _records(root / "pooled")}
+    for dim in DIMS:
+        assert whole[dim]["launch"]["parts"] == 1 and parted[dim]["launch"]["parts"] == 3
+        assert parted[dim]["cache"] == whole[dim]["cache"]
+        assert parted[dim]["main_score"] == pytest.approx(whole[dim]["main_score"], abs=1e-9)
+        assert parted[dim]["per_item"]["n_items"] == whole[dim]["per_item"]["n_items"]
+    outcomes = [(o.dim, o.status, o.main_score) for o in parted_runs["pooled"]]
+    assert outcomes == [(o.dim, o.status, o.main_score) for o in parted_runs["serial"]]
+
+
+def test_subsets_are_grouped_by_queries_in_task_order() -> None:
+    """Longest first onto the lightest group; each group keeps the task's subset order."""
+
+    subsets = ["a", "b", "c", "d", "e"]
+    sizes = dict(zip(subsets, [5, 40, 10, 30, 20], strict=True))
+    dataset = {name: {"test": {"queries": [0] * size}} for name, size in sizes.items()}
+    task = SimpleNamespace(hf_subsets=subsets, dataset=dataset)
+
+    groups = subset_groups(task, 2)  # type: ignore[arg-type]
+    assert groups == [("a", "b", "c"), ("d", "e")]
+    assert subset_groups(task, 1) == [("a", "b", "c", "d", "e")]  # type: ignore[arg-type]
+    assert len(subset_groups(task, 9)) == 5  # type: ignore[arg-type]

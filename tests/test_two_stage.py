@@ -64,7 +64,7 @@ def test_two_first_stages_give_two_result_folders_each_naming_its_first_stage(
     assert firsts == {MINILM, "mteb/baseline-bm25s"}
     for outcome in (dense, bm25):
         record = outcome.record
-        assert record["schema_version"] == SCHEMA_VERSION == 11
+        assert record["schema_version"] == SCHEMA_VERSION == 12
         assert set(record) == set(RunRecord.__annotations__)
         assert set(record["two_stage"]) == set(TwoStageSection.__annotations__)
         assert record["two_stage"]["rerank_wall_s"] > 0  # a latency is recorded, not judged

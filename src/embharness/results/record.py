@@ -96,6 +96,7 @@ class CellFacts:
     launcher: str = "local"
     job_id: str | None = None
     process: str = "runner"  # or "score_worker" (run.score_pool)
+    parts: int = 1  # processes that scored the cell, a group of its subsets each (run.cell_parts)
 
 
 def _per_item_section(facts: CellFacts) -> PerItemSection:
@@ -172,6 +173,7 @@ def _launch_section(facts: CellFacts) -> LaunchSection:
         "job_id": facts.job_id,
         "host": socket.gethostname(),
         "process": facts.process,
+        "parts": facts.parts,
     }
 
 

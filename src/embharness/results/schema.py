@@ -51,6 +51,14 @@ Versions:
   job) or ``score_worker`` (a ``run.score_pool`` worker that ranked and scored the cell from
   the embedding cache while the runner went on); None in older records.
 
+- 12: adds ``launch.parts``: how many processes scored the cell, each a group of its subsets
+  (``run.cell_parts``; 1 for a cell scored whole, None in older records). A cell scored in
+  parts has its slowest part's ``timing`` and ``launch.process``, and every part's cache
+  lookups and truncations. From this version a retrieval job's first cell sent to a score
+  worker counts its encode pass (``run.encode_pass``): ``cache``, ``timing.encode_s``,
+  ``settings.oom_retries`` and the effective batch are the pass's (plus the worker's own),
+  ``timing.wall_s`` the pass's plus the cell's.
+
 ``upgrade_record`` reads any version and returns the current one, with fields an older record
 lacks set to None, so every reader sees one shape.
 """
@@ -59,7 +67,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 class GitState(TypedDict):
@@ -146,13 +154,14 @@ class PerItemSection(TypedDict):
 
 
 class LaunchSection(TypedDict):
-    """How the cell's (model, task) job ran: the launcher, its job id, the host, and the
-    process that computed the cell (``runner`` or ``score_worker``)."""
+    """How the cell's (model, task) job ran: the launcher, its job id, the host, the process
+    that computed the cell (``runner`` or ``score_worker``) and how many processes scored it."""
 
     launcher: str
     job_id: str | None
     host: str
     process: str | None
+    parts: int | None
 
 
 class TwoStageSection(TypedDict):

@@ -10,13 +10,15 @@ from embharness.encoding.bridge import build_encoder
 from embharness.results.per_query import PerItemScores, check_matches_aggregate, per_item_scores
 from embharness.results.record import CellFacts
 from embharness.results.schema import RunRecord
-from embharness.run.cell_identity import cell_max_length
-from embharness.run.grid import grid_identity, grid_search
+from embharness.run.cell_identity import cell_max_length, cell_model_meta
+from embharness.run.grid import applies, grid_identity, grid_precisions, grid_search
 from embharness.run.late_chunk_search import chunked_search
 from embharness.run.predictions import UNUSED_FOLDER, captured_predictions, captured_query_scores
 from embharness.run.search import search_model
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mteb.abstasks import AbsTask
     from mteb.models import ModelMeta
     from mteb.results import TaskResult
@@ -160,6 +162,30 @@ def cell_facts(
         job_id=run.launch[1],
         process=run.process,
     )
+
+
+def precision_meta(
+    model: PreparedModel, task: TaskEntry, dim: int, precision: str | None
+) -> ModelMeta:
+    """The meta that names a cell's result: its dim and, for a grid point, its precision."""
+    rescore = model.entry.settings.rescore_top_k
+    extra = grid_identity(precision, rescore) if precision else {}
+    return cell_model_meta(model, task, dim, **extra)
+
+
+def job_plan(
+    model: PreparedModel, task: TaskEntry, task_obj: Callable[[], AbsTask]
+) -> tuple[list[tuple[int, str | None, ModelMeta]], int]:
+    """(dim, precision, meta) of each cell of a job, every dim at float32 then the precision
+    grid's points where the task has any (``task_obj``: the loaded task, asked for only then),
+    and how many grid cells the task has no use for."""
+    precisions: list[str | None] = [None, *grid_precisions(model.entry.settings.precisions)]
+    lacking = 0
+    if len(precisions) > 1 and not applies(task_obj()):
+        lacking = (len(precisions) - 1) * len(model.dims)
+        precisions = [None]
+    plan = [(d, p, precision_meta(model, task, d, p)) for p in precisions for d in model.dims]
+    return plan, lacking
 
 
 def cell_line(done: int, total: int, model: str, task: str, dim: int, record: RunRecord) -> str:

@@ -33,20 +33,24 @@ from embharness.results.record import build_record
 from embharness.results.schema import RunRecord
 from embharness.results.store import ResultsStore
 from embharness.run.cell_identity import cell_model_meta
+from embharness.run.cell_parts import CellPart, join_parts, narrowed, subset_groups
 from embharness.run.cell_steps import (
     CellRun,
     cell_encoder,
     cell_facts,
     cell_line,
     evaluate_cell,
+    job_plan,
+    precision_meta,
     searching_model,
 )
 from embharness.run.cells import PreparedModel, check_tasks, prepare_model
 from embharness.run.encode_pass import PassFacts, encode_pass, pass_applies
-from embharness.run.grid import applies, grid_identity, grid_precisions
+from embharness.run.grid import grid_precisions
 from embharness.run.leases import acquire
 from embharness.run.open_jobs import OpenJob, record_failure, settle
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
+from embharness.run.pool_cells import PoolCells
 from embharness.run.score_pool import CellOrder, ScorePool, pool_supported
 from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
@@ -87,7 +91,7 @@ class SweepRunner:
         self.launch: tuple[str, str | None] = ("local", None)  # (launcher, job id): run_job
         self._backends: dict[str, LazyBackend] = {}  # by model name
         self.process = "runner"  # a score pool's worker runner says "score_worker"
-        self._orders: dict[Future[CellOutcome], CellOrder] = {}  # cells sent to a score pool
+        self._cells: PoolCells | None = None  # cells sent to the run's score pool
 
     def run(self) -> list[CellOutcome]:
         """Run every cell, each (model, task) job under its lease; returns one outcome per cell.
@@ -109,7 +113,8 @@ class SweepRunner:
                 for task in self.sweep.tasks:
                     settle(jobs, self.options.results_dir, block=False)
                     jobs.append(self._start_job(model, backend, task, stack, pool))
-            self._help(jobs)
+            if self._cells is not None:  # the pool's queued cells, here rather than waiting
+                self._cells.help(self.score_cell)
             settle(jobs, self.options.results_dir, block=True)
         return [outcome for job in jobs for outcome in job.outcomes()]
 
@@ -121,7 +126,9 @@ class SweepRunner:
             return None
         if self.total <= len(self.sweep.tasks) * len(self.models):
             return None  # one cell per job: nothing for a worker to take
-        return stack.enter_context(ScorePool(self.sweep, self.options, workers))
+        pool = stack.enter_context(ScorePool(self.sweep, self.options, workers))
+        self._cells = PoolCells(pool, self._join)
+        return pool
 
     def find_job(self, model_name: str, task_name: str) -> tuple[PreparedModel, TaskEntry]:
         """The prepared model and task entry of one (model, task) job of this sweep."""
@@ -154,17 +161,34 @@ class SweepRunner:
             settle([job], self.options.results_dir, block=True)
         return job.outcomes()
 
-    def score_cell(self, order: CellOrder) -> CellOutcome:
-        """Run one cell that a ``ScorePool`` sent to this (worker) runner."""
+    def score_cell(self, order: CellOrder) -> CellOutcome | CellPart:
+        """Run a cell that a ``ScorePool`` sent to this (worker) runner, or, for an order with
+        ``subsets``, score that part of it and return it unwritten (``_join`` writes)."""
         model, task = self.find_job(order.model, order.task)
         self.launch = order.launch
-        precision, rescore = order.precision, model.entry.settings.rescore_top_k
-        extra = grid_identity(precision, rescore) if precision else {}
-        meta = cell_model_meta(model, task, order.dim, **extra)
+        meta = self._order_meta(order)
         backend = self._backend(model)
-        return self._run_cell(
-            model, backend, task, order.dim, meta, order.number, precision, order.prior
-        )
+        cell = (order.dim, meta, order.number, order.precision)
+        if order.subsets is not None:
+            return self._score(model, backend, task, cell, order.subsets)
+        names = (order.model, order.task)
+        return self._write(self._score(model, backend, task, cell), meta, names, order.prior)
+
+    def _order_meta(self, order: CellOrder) -> ModelMeta:
+        model, task = self.find_job(order.model, order.task)
+        return precision_meta(model, task, order.dim, order.precision)
+
+    def _join(self, order: CellOrder, parts: list[CellPart]) -> CellOutcome:
+        """A cell scored in parts, joined (``run.cell_parts``) and written."""
+        model, task = self.find_job(order.model, order.task)
+        task_obj = self._task(model, task)
+        names = (order.model, order.task)
+        meta = self._order_meta(order)
+        return self._write(join_parts(task_obj, parts), meta, names, order.prior)
+
+    def _task(self, model: PreparedModel, task: TaskEntry) -> AbsTask:
+        """The loaded task of a job, capped at its (or its model's) ``max_samples``."""
+        return self.tasks.get(task, task.max_samples or model.entry.settings.max_samples)
 
     def _backend(self, model: PreparedModel) -> LazyBackend:
         """The model's backend in this process, loaded on its first cache miss."""
@@ -172,23 +196,6 @@ class SweepRunner:
             load = functools.partial(self._load, model)
             self._backends[model.spec.name] = LazyBackend(model.info, load)
         return self._backends[model.spec.name]
-
-    def _help(self, jobs: list[OpenJob]) -> None:
-        """Run the pool's still-queued cells here, last first: with every job started, this
-        process would otherwise only wait for the workers."""
-        for job in reversed(jobs):
-            for index in reversed(range(len(job.cells))):
-                cell = job.cells[index]
-                if not isinstance(cell, Future) or not cell.cancel():
-                    continue
-                order = self._orders.pop(cell)
-                try:
-                    outcome = self.score_cell(order)
-                except Exception as exc:
-                    record_failure(self.options.results_dir, job.model, job.task, exc)
-                    raise
-                self._say(self._cell_line(order.number, outcome))
-                job.cells[index] = outcome
 
     def _start_job(
         self,
@@ -256,7 +263,7 @@ class SweepRunner:
                 )
             elif pool is not None and encoded:
                 order = CellOrder(name, task.name, dim, precision, self.done, self.launch)
-                cells.append(self._submit(pool, order))
+                cells.append(self._submit(model, task, order))
             else:
                 cells.append(self._first_cell(model, backend, task, (dim, precision, meta), pool))
                 encoded = True
@@ -273,42 +280,36 @@ class SweepRunner:
         """A job's first cell to run: with a pool and a retrieval task, an encode pass here
         and the cell itself in the pool (``run.encode_pass``); otherwise the cell here."""
         dim, precision, meta = cell
-        cap = task.max_samples or model.entry.settings.max_samples
-        task_obj = self.tasks.get(task, cap)
+        task_obj = self._task(model, task)
         if pool is not None and pass_applies(task_obj, model.entry.settings):
             encoder = self._cell_encoder(model, backend, task, dim, meta, self.done)
             with self._cell_bar(encoder.label) as bar:
                 done = encode_pass(encoder, task_obj, bar)
             order = CellOrder(model.spec.name, task.name, dim, precision, self.done, self.launch)
-            return self._submit(pool, dataclasses.replace(order, prior=done))
-        outcome = self._run_cell(model, backend, task, dim, meta, self.done, precision)
+            return self._submit(model, task, dataclasses.replace(order, prior=done))
+        outcome = self._run_cell(model, backend, task, (dim, meta, self.done, precision))
         self._say(self._cell_line(self.done, outcome))
         return outcome
 
-    def _submit(self, pool: ScorePool, order: CellOrder) -> Future[CellOutcome]:
-        """``order``'s cell sent to ``pool``; its line printed when it is done."""
-        future = self._announced(pool.submit(order), order.number)
-        self._orders[future] = order
-        return future
+    def _submit(
+        self, model: PreparedModel, task: TaskEntry, order: CellOrder
+    ) -> Future[CellOutcome]:
+        """``order``'s cell sent to the pool, a retrieval task's subsets in as many parts as
+        the pool has processes (its workers and, at the end, this one); its line printed
+        when it is done."""
+        assert self._cells is not None
+        task_obj = self._task(model, task)
+        parts = self.options.score_workers + 1
+        split = pass_applies(task_obj, model.entry.settings)
+        groups: list[tuple[str, ...]] = subset_groups(task_obj, parts) if split else [()]
+        return self._announced(self._cells.submit(order, groups), order.number)
 
     def _job_plan(
         self, model: PreparedModel, task: TaskEntry
     ) -> list[tuple[int, str | None, ModelMeta]]:
-        """(dim, precision, meta) of each cell of a job: every dim at float32, then the
-        precision grid's points where the task has any (the numbers of those it lacks are
-        counted as done)."""
-        plan: list[tuple[int, str | None, ModelMeta]] = [
-            (dim, None, self.cell_meta(model, task, dim)) for dim in model.dims
-        ]
-        settings = model.entry.settings
-        precisions = grid_precisions(settings.precisions)
-        cap = task.max_samples or settings.max_samples
-        if precisions and not applies(self.tasks.get(task, cap)):
-            self.done += len(precisions) * len(model.dims)
-            return plan
-        for precision in precisions:
-            extra = grid_identity(precision, settings.rescore_top_k)
-            plan += [(d, precision, cell_model_meta(model, task, d, **extra)) for d in model.dims]
+        """The job's cells (``cell_steps.job_plan``); grid points its task lacks count as done."""
+        plan, lacking = job_plan(model, task, lambda: self._task(model, task))
+        self.done += lacking
         return plan
 
     def _announced(self, future: Future[CellOutcome], number: int) -> Future[CellOutcome]:
@@ -330,14 +331,25 @@ class SweepRunner:
         model: PreparedModel,
         backend: LazyBackend,
         task: TaskEntry,
-        dim: int,
-        meta: ModelMeta,
-        number: int,
-        precision: str | None = None,
-        prior: PassFacts | None = None,
+        cell: tuple[int, ModelMeta, int, str | None],
     ) -> CellOutcome:
-        """Run one cell here and write its result (``prior``: its encode pass, if it had one)."""
-        task_obj = self.tasks.get(task, task.max_samples or model.entry.settings.max_samples)
+        """Run one cell here (``cell``: dim, meta, number, precision) and write its result."""
+        names = (model.spec.name, task.name)
+        return self._write(self._score(model, backend, task, cell), cell[1], names)
+
+    def _score(
+        self,
+        model: PreparedModel,
+        backend: LazyBackend,
+        task: TaskEntry,
+        cell: tuple[int, ModelMeta, int, str | None],
+        subsets: tuple[str, ...] | None = None,
+    ) -> CellPart:
+        """Score one cell (``subsets``: only those of its task's), writing nothing."""
+        dim, meta, number, precision = cell
+        task_obj = self._task(model, task)
+        if subsets is not None:
+            task_obj = narrowed(task_obj, subsets)
         encoder = self._cell_encoder(model, backend, task, dim, meta, number)
         evaluated, search = searching_model(encoder, task_obj, model.entry.settings, precision)
         start = time.perf_counter()
@@ -345,20 +357,22 @@ class SweepRunner:
         scored = (time.perf_counter() - start, _main_score(task_result), items)
         run = CellRun(precision, self.launch, self.process)
         facts = cell_facts(model, task, task_obj, encoder, scored, search, run)
-        if prior is not None:
-            facts = prior.fold_into(facts)
+        return CellPart(task_result, items, facts)
+
+    def _write(
+        self,
+        scored: CellPart,
+        meta: ModelMeta,
+        names: tuple[str, str],
+        prior: PassFacts | None = None,
+    ) -> CellOutcome:
+        """Write a scored cell's result and record (``names``: its model and task;
+        ``prior``: its encode pass, if it had one)."""
+        facts = scored.facts if prior is None else prior.fold_into(scored.facts)
         record = build_record(facts)
-        self.store.write(task_result, meta, record, items)
-        return CellOutcome(
-            model.spec.name,
-            task.name,
-            dim,
-            "ran",
-            record["main_score"],
-            facts.wall_s,
-            dict(record),
-            precision or "float32",
-        )
+        self.store.write(scored.task_result, meta, record, scored.items)
+        main, wall = record["main_score"], facts.wall_s
+        return CellOutcome(*names, facts.dim, "ran", main, wall, dict(record), facts.precision)
 
     def _cell_encoder(
         self,

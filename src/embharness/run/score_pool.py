@@ -9,7 +9,9 @@ same at every dim (a 3,385-query cell at top-1000: about 3 s on one core). Run o
 other, they made a 5-dim warm sweep of the offline suite 2.7× one dim.
 
 ``ScorePool`` sends those cells to ``workers`` processes, and the runner goes on to the next
-job's first cell (its encode, on the GPU where there is one) meanwhile. A worker is a copy of
+job's first cell (its encode, on the GPU where there is one) meanwhile. A multi-subset
+retrieval cell goes in parts, a group of its subsets each (``run.cell_parts``), which the
+runner joins and writes (``run.pool_cells``). A worker is a copy of
 the runner built from the same sweep and options; it loads each task it is sent once, and a
 cache miss (a quarantined segment) loads the model there, as a resumed run would.
 
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING
 from embharness.atomic import pid_alive
 
 if TYPE_CHECKING:
+    from embharness.run.cell_parts import CellPart
     from embharness.run.encode_pass import PassFacts
     from embharness.run.options import CellOutcome, RunOptions
     from embharness.run.runner import SweepRunner
@@ -55,7 +58,8 @@ _WORKER: SweepRunner | None = None
 
 @dataclass(frozen=True)
 class CellOrder:
-    """One cell for a worker: which job, dim and precision, and its number in the run."""
+    """One cell for a worker: which job, dim and precision, and its number in the run; with
+    ``subsets``, one part of the cell (``run.cell_parts``), scored and returned unwritten."""
 
     model: str
     task: str
@@ -64,6 +68,7 @@ class CellOrder:
     number: int
     launch: tuple[str, str | None] = ("local", None)
     prior: PassFacts | None = None  # the job's encode pass, sent with its first cell
+    subsets: tuple[str, ...] | None = None  # a part of the cell: these subsets (cell_parts)
 
 
 def available_cores() -> int:
@@ -99,7 +104,7 @@ class ScorePool:
         for _ in range(workers):  # start them now, beside the runner's model load and encode
             self._executor.submit(os.getpid)
 
-    def submit(self, order: CellOrder) -> Future[CellOutcome]:
+    def submit(self, order: CellOrder) -> Future[CellOutcome | CellPart]:
         """Run ``order``'s cell in a worker; the future holds its outcome or its error."""
         return self._executor.submit(_score_cell, order)
 
@@ -131,7 +136,7 @@ def _start_worker(sweep: Sweep, options: RunOptions, runner_pid: int) -> None:
     _WORKER.process = "score_worker"
 
 
-def _score_cell(order: CellOrder) -> CellOutcome:
+def _score_cell(order: CellOrder) -> CellOutcome | CellPart:
     if _WORKER is None:
         raise RuntimeError("score worker used before its initializer ran")
     return _WORKER.score_cell(order)
