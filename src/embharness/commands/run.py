@@ -12,7 +12,7 @@ from embharness.commands.options import CACHE_DIR_OPTION, NO_CACHE_OPTION, RESUL
 from embharness.paths import embedding_cache_dir
 from embharness.run.console import configure_console
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
-from embharness.run.score_pool import auto_workers
+from embharness.run.score_pool import auto_workers, pool_useful, start_forkserver
 from embharness.run.sweep import load_sweep
 
 if TYPE_CHECKING:
@@ -164,13 +164,16 @@ def run(
         address=address,
         lease_timeout=lease_timeout,
     )
+    workers = auto_workers() if score_workers is None else score_workers
+    if workers and not no_cache and settings.launcher == "local" and pool_useful(sweep):
+        start_forkserver()  # its imports, beside this process's own (configure_console's)
     options = RunOptions(
         results_dir,
         None if no_cache else (cache_dir or embedding_cache_dir()),
         overwrite,
         show_progress=configure_console(verbose, quiet, sys.stderr.isatty()),
         lease_timeout_s=settings.lease_timeout_s,
-        score_workers=auto_workers() if score_workers is None else score_workers,
+        score_workers=workers,
         verbose=verbose,
     )
     from embharness.run.runner import SweepRunner

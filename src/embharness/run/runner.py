@@ -51,7 +51,7 @@ from embharness.run.leases import acquire
 from embharness.run.open_jobs import OpenJob, record_failure, settle
 from embharness.run.options import OVERWRITE_MODES, CellOutcome, RunOptions
 from embharness.run.pool_cells import PoolCells
-from embharness.run.score_pool import CellOrder, ScorePool, pool_supported
+from embharness.run.score_pool import CellOrder, ScorePool, pool_supported, pool_useful
 from embharness.run.sweep import Sweep, TaskEntry
 from embharness.run.task_loading import TaskLoader
 
@@ -124,8 +124,8 @@ class SweepRunner:
         workers = self.options.score_workers
         if workers < 1 or self.cache is None or not pool_supported():
             return None
-        if self.total <= len(self.sweep.tasks) * len(self.models):
-            return None  # one cell per job: nothing for a worker to take
+        if not pool_useful(self.sweep):
+            return None
         pool = stack.enter_context(ScorePool(self.sweep, self.options, workers))
         self._cells = PoolCells(pool, self._join)
         return pool

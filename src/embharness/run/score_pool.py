@@ -89,6 +89,25 @@ def pool_supported() -> bool:
     return "forkserver" in multiprocessing.get_all_start_methods()
 
 
+def pool_useful(sweep: Sweep) -> bool:
+    """Whether some job of ``sweep`` has more than one cell (another dim, a grid point): a
+    sweep of one cell per job leaves a pool nothing to take while the runner encodes."""
+    from embharness.run.grid import grid_precisions
+
+    return any(len(m.dims) > 1 or grid_precisions(m.settings.precisions) for m in sweep.models)
+
+
+def start_forkserver() -> None:
+    """Start the pool's forkserver now, so that its imports (``PRELOAD``, several seconds)
+    run beside the runner's own start-up; the ``ScorePool`` opened later forks from it."""
+    if not pool_supported():
+        return
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+
+
 class ScorePool:
     """Worker processes that run cells from the embedding cache (see the module docstring)."""
 
