@@ -50,6 +50,26 @@ class EncodeStats:
     effective_max_batch_tokens: int | None = None
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @classmethod
+    def summed(cls, parts: list[EncodeStats]) -> EncodeStats:
+        """The counters of several runs over one cell's texts (its parts, or a pass and the
+        cell): hits, misses, time, truncations and retries added up, the smallest effective
+        batch, every side's plan."""
+        return cls(
+            hits=sum(s.hits for s in parts),
+            misses=sum(s.misses for s in parts),
+            encode_s=sum(s.encode_s for s in parts),
+            truncated=sum(s.truncated for s in parts),
+            oom_retries=sum(s.oom_retries for s in parts),
+            effective_batch_size=min(
+                (s.effective_batch_size for s in parts if s.effective_batch_size), default=None
+            ),
+            effective_max_batch_tokens=min(
+                (b for s in parts if (b := s.effective_max_batch_tokens)), default=None
+            ),
+            plans={side: plan for s in parts for side, plan in s.plans.items()},
+        )
+
     def add(self, engine: EngineStats) -> None:
         """Fold one engine call's stats into the cell's."""
         self.truncated += engine.truncated

@@ -87,7 +87,9 @@ def join_parts(task: AbsTask, parts: list[CellPart]) -> CellPart:
     slowest = max(parts, key=lambda p: p.facts.wall_s).facts
     facts = replace(
         slowest,
-        stats=replace(_summed([p.facts.stats for p in parts]), encode_s=slowest.stats.encode_s),
+        stats=replace(
+            EncodeStats.summed([p.facts.stats for p in parts]), encode_s=slowest.stats.encode_s
+        ),
         main_score=float(merged.get_score()),
         items=items,
         parts=len(parts),
@@ -108,20 +110,3 @@ def _joined_items(parts: list[CellPart], order: dict[str, int]) -> PerItemScores
     rank = frame["split"].map(splits) * (len(order) + 1) + frame["subset"].map(order)
     frame = frame.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
     return replace(first, frame=frame)
-
-
-def _summed(stats: list[EncodeStats]) -> EncodeStats:
-    """Cache hits and misses, truncations and retries of all parts; the smallest effective
-    batch; every plan."""
-    sizes = [s.effective_batch_size for s in stats if s.effective_batch_size]
-    budgets = [s.effective_max_batch_tokens for s in stats if s.effective_max_batch_tokens]
-    return EncodeStats(
-        hits=sum(s.hits for s in stats),
-        misses=sum(s.misses for s in stats),
-        encode_s=sum(s.encode_s for s in stats),
-        truncated=sum(s.truncated for s in stats),
-        oom_retries=sum(s.oom_retries for s in stats),
-        effective_batch_size=min(sizes, default=None),
-        effective_max_batch_tokens=min(budgets, default=None),
-        plans={side: plan for s in stats for side, plan in s.plans.items()},
-    )

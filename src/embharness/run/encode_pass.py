@@ -47,26 +47,9 @@ class PassFacts:
         """The cell's facts with the pass counted: wall and encode time added, every cache
         miss and out-of-memory retry counted (the cell's own are 0 when the cache served it),
         hits as the pass found them, and the dtype of the weights the pass loaded."""
-        own, done = facts.stats, self.stats
-        stats = EncodeStats(
-            hits=done.hits,
-            misses=done.misses + own.misses,
-            encode_s=done.encode_s + own.encode_s,
-            truncated=done.truncated + own.truncated,
-            oom_retries=done.oom_retries + own.oom_retries,
-            effective_batch_size=_smallest(done.effective_batch_size, own.effective_batch_size),
-            effective_max_batch_tokens=_smallest(
-                done.effective_max_batch_tokens, own.effective_max_batch_tokens
-            ),
-            plans={**done.plans, **own.plans},
-        )
+        stats = replace(EncodeStats.summed([self.stats, facts.stats]), hits=self.stats.hits)
         loaded = facts.loaded_dtype or self.loaded_dtype
         return replace(facts, stats=stats, wall_s=facts.wall_s + self.wall_s, loaded_dtype=loaded)
-
-
-def _smallest(*sizes: int | None) -> int | None:
-    """The smallest of the sizes that are set (None: none is)."""
-    return min((size for size in sizes if size), default=None)
 
 
 def pass_applies(task: AbsTask, settings: Settings) -> bool:
