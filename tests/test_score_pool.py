@@ -206,3 +206,26 @@ def test_subsets_are_grouped_by_queries_in_task_order() -> None:
     assert groups == [("a", "b", "c"), ("d", "e")]
     assert subset_groups(task, 1) == [("a", "b", "c", "d", "e")]  # type: ignore[arg-type]
     assert len(subset_groups(task, 9)) == 5  # type: ignore[arg-type]
+
+
+def test_a_cell_in_parts_that_cannot_be_written_fails_its_job(tmp_path: Path) -> None:
+    """The runner joins a parted cell and writes it; a write that fails (a file where the
+    cell's folder must go) fails the job like a worker's error: failure file, lease
+    released, the run raises, and the cells that were written keep their results."""
+    results, cache = tmp_path / "results", tmp_path / "cache"
+    sweep = _sweep(20) | {"tasks": [{"name": MULTI, "max_samples": 20}]}
+    options = RunOptions(results, cache, "always", show_progress=False, score_workers=1)
+    runner = SweepRunner(parse_sweep(sweep), options, say=lambda _: None)
+    model, task = runner.models[0], runner.sweep.tasks[0]
+    blocked = runner.store.result_path(runner.cell_meta(model, task, DIMS[-1]), task.name)
+    blocked.parent.parent.mkdir(parents=True)
+    blocked.parent.write_text("not a folder")
+    with pytest.raises(HarnessError, match="could not write"):
+        runner.run()
+    failure = read_failure(results, MINILM, MULTI)
+    assert failure is not None and failure["error"].startswith("HarnessError: could not write")
+    assert not list(lease_folder(results).glob("*.json"))
+    first = runner.store.result_path(runner.cell_meta(model, task, DIMS[0]), task.name)
+    record = json.loads((first.parent / "_embharness" / f"{MULTI}.json").read_text())
+    assert record["launch"]["parts"] == 2  # one worker and the runner
+    assert blocked.parent.read_text() == "not a folder"
