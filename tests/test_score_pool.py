@@ -117,12 +117,12 @@ def test_a_pooled_job_s_first_cell_records_its_encode_pass(both_runs: dict) -> N
             assert pooled[task, dim]["cache"]["misses"] == 0
 
 
-def test_a_failed_worker_cell_fails_its_job(tmp_path: Path) -> None:
-    """A cell that cannot write its result (a file where its folder must go) fails in the
-    pool; the job's failure file names it, its lease is released, the run raises, and the
-    cells that ran keep their results."""
+def _run_with_last_cell_blocked(tmp_path: Path, task_name: str, samples: int) -> Path:
+    """Run one task at DIMS with one worker, its last cell's result folder a file; check that
+    the job failed as a job does (failure file naming the write, lease released, the run
+    raised) and the blocking file is untouched. Returns the first cell's result path."""
     results, cache = tmp_path / "results", tmp_path / "cache"
-    sweep = _sweep(60) | {"tasks": [{"name": TASKS[0], "max_samples": 60}]}
+    sweep = _sweep(samples) | {"tasks": [{"name": task_name, "max_samples": samples}]}
     options = RunOptions(results, cache, "always", show_progress=False, score_workers=1)
     runner = SweepRunner(parse_sweep(sweep), options, say=lambda _: None)
     model, task = runner.models[0], runner.sweep.tasks[0]
@@ -131,12 +131,19 @@ def test_a_failed_worker_cell_fails_its_job(tmp_path: Path) -> None:
     blocked.parent.write_text("not a folder")
     with pytest.raises(HarnessError, match="could not write"):
         runner.run()
-    failure = read_failure(results, MINILM, TASKS[0])
+    failure = read_failure(results, MINILM, task_name)
     assert failure is not None and failure["error"].startswith("HarnessError: could not write")
     assert not list(lease_folder(results).glob("*.json"))
-    first = runner.store.result_path(runner.cell_meta(model, task, DIMS[0]), task.name)
-    assert json.loads(first.read_text())["scores"]
     assert blocked.parent.read_text() == "not a folder"
+    return runner.store.result_path(runner.cell_meta(model, task, DIMS[0]), task.name)
+
+
+def test_a_failed_worker_cell_fails_its_job(tmp_path: Path) -> None:
+    """A cell that cannot write its result (a file where its folder must go) fails in the
+    pool; the job's failure file names it, its lease is released, the run raises, and the
+    cells that ran keep their results."""
+    first = _run_with_last_cell_blocked(tmp_path, TASKS[0], 60)
+    assert json.loads(first.read_text())["scores"]
 
 
 def test_a_killed_runner_takes_its_workers_with_it(tmp_path: Path) -> None:
@@ -212,20 +219,7 @@ def test_a_cell_in_parts_that_cannot_be_written_fails_its_job(tmp_path: Path) ->
     """The runner joins a parted cell and writes it; a write that fails (a file where the
     cell's folder must go) fails the job like a worker's error: failure file, lease
     released, the run raises, and the cells that were written keep their results."""
-    results, cache = tmp_path / "results", tmp_path / "cache"
-    sweep = _sweep(20) | {"tasks": [{"name": MULTI, "max_samples": 20}]}
-    options = RunOptions(results, cache, "always", show_progress=False, score_workers=1)
-    runner = SweepRunner(parse_sweep(sweep), options, say=lambda _: None)
-    model, task = runner.models[0], runner.sweep.tasks[0]
-    blocked = runner.store.result_path(runner.cell_meta(model, task, DIMS[-1]), task.name)
-    blocked.parent.parent.mkdir(parents=True)
-    blocked.parent.write_text("not a folder")
-    with pytest.raises(HarnessError, match="could not write"):
-        runner.run()
-    failure = read_failure(results, MINILM, MULTI)
-    assert failure is not None and failure["error"].startswith("HarnessError: could not write")
-    assert not list(lease_folder(results).glob("*.json"))
-    first = runner.store.result_path(runner.cell_meta(model, task, DIMS[0]), task.name)
+    first = _run_with_last_cell_blocked(tmp_path, MULTI, 20)
+    assert json.loads(first.read_text())["scores"]
     record = json.loads((first.parent / "_embharness" / f"{MULTI}.json").read_text())
     assert record["launch"]["parts"] == 2  # one worker and the runner
-    assert blocked.parent.read_text() == "not a folder"
