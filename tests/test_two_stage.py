@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from embharness.cli import main
 from embharness.errors import HarnessError
 from embharness.results.runs import load_runs
-from embharness.results.schema import SCHEMA_VERSION, RunRecord, TwoStageSection
+from embharness.results.schema import SCHEMA_VERSION, LaunchSection, RunRecord, TwoStageSection
+from embharness.results.store import run_record_path
 from embharness.run.two_stage import RerankRequest, run_two_stage
 from embharness.tasks.registry import get_task
 
@@ -67,6 +68,9 @@ def test_two_first_stages_give_two_result_folders_each_naming_its_first_stage(
         assert record["schema_version"] == SCHEMA_VERSION == 12
         assert set(record) == set(RunRecord.__annotations__)
         assert set(record["two_stage"]) == set(TwoStageSection.__annotations__)
+        stored = json.loads(run_record_path(outcome.path).read_text())  # as written
+        assert stored["launch"]["parts"] == 1 and record["launch"]["process"] == "runner"
+        assert set(stored["launch"]) == set(LaunchSection.__annotations__)
         assert record["two_stage"]["rerank_wall_s"] > 0  # a latency is recorded, not judged
         predictions = outcome.path.parent / "_embharness" / record["two_stage"]["predictions_file"]
         assert len(json.loads(predictions.read_text())["default"]["test"]) == CORPUS

@@ -295,6 +295,7 @@ def build_two_stage_record(facts: _Facts, task: AbsTaskRetrieval) -> dict[str, A
             "job_id": None,
             "host": socket.gethostname(),
             "process": "runner",
+            "parts": 1,
         },
         "two_stage": {
             "first_stage": _stage_facts(plan.first, facts.first_scores),
