@@ -35,13 +35,9 @@ class OpenJob:
         return all(future.done() for future in self.futures())
 
     def error(self) -> BaseException | None:
-        """The first error among the job's pool cells (in cell order), if any."""
-        for future in self.futures():
-            if future.cancelled():
-                return RuntimeError(f"a cell of {self.model} × {self.task} was cancelled")
-            if future.exception() is not None:
-                return future.exception()
-        return None
+        """The first error among the job's pool cells (in cell order), if any. The futures
+        are the job's own (``run.pool_cells``), never cancelled."""
+        return next((f.exception() for f in self.futures() if f.exception() is not None), None)
 
     def outcomes(self) -> list[CellOutcome]:
         """Every cell's outcome, in cell order (the job must be finished)."""

@@ -166,7 +166,7 @@ class SweepRunner:
         ``subsets``, score that part of it and return it unwritten (``_join`` writes)."""
         model, task = self.find_job(order.model, order.task)
         self.launch = order.launch
-        meta = self._order_meta(order)
+        meta = precision_meta(model, task, order.dim, order.precision)
         backend = self._backend(model)
         cell = (order.dim, meta, order.number, order.precision)
         if order.subsets is not None:
@@ -174,17 +174,12 @@ class SweepRunner:
         names = (order.model, order.task)
         return self._write(self._score(model, backend, task, cell), meta, names, order.prior)
 
-    def _order_meta(self, order: CellOrder) -> ModelMeta:
-        model, task = self.find_job(order.model, order.task)
-        return precision_meta(model, task, order.dim, order.precision)
-
     def _join(self, order: CellOrder, parts: list[CellPart]) -> CellOutcome:
         """A cell scored in parts, joined (``run.cell_parts``) and written."""
         model, task = self.find_job(order.model, order.task)
-        task_obj = self._task(model, task)
-        names = (order.model, order.task)
-        meta = self._order_meta(order)
-        return self._write(join_parts(task_obj, parts), meta, names, order.prior)
+        meta = precision_meta(model, task, order.dim, order.precision)
+        joined = join_parts(self._task(model, task), parts)
+        return self._write(joined, meta, (order.model, order.task), order.prior)
 
     def _task(self, model: PreparedModel, task: TaskEntry) -> AbsTask:
         """The loaded task of a job, capped at its (or its model's) ``max_samples``."""
@@ -313,10 +308,11 @@ class SweepRunner:
         return plan
 
     def _announced(self, future: Future[CellOutcome], number: int) -> Future[CellOutcome]:
-        """``future``, which prints its cell's line when it finishes without an error."""
+        """``future``, which prints its cell's line when it finishes without an error (a
+        job's futures are never cancelled: ``PoolCells`` owns them)."""
 
         def announce(done: Future[CellOutcome]) -> None:
-            if not done.cancelled() and done.exception() is None:
+            if done.exception() is None:
                 self._say(self._cell_line(number, done.result()))
 
         future.add_done_callback(announce)

@@ -112,11 +112,10 @@ class ScorePool:
     """Worker processes that run cells from the embedding cache (see the module docstring)."""
 
     def __init__(self, sweep: Sweep, options: RunOptions, workers: int) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        start_forkserver()  # a no-op where the CLI started it already
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=context,
+            mp_context=multiprocessing.get_context("forkserver"),
             initializer=_start_worker,
             initargs=(sweep, options, os.getpid()),
         )
