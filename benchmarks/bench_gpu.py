@@ -41,7 +41,17 @@ Usage:
   .venv/bin/python benchmarks/bench_gpu.py                       # CPU: shape "small", 200 texts
   .venv/bin/python benchmarks/bench_gpu.py --shapes 0.5b,1.5b,v3  # CUDA default, 4,000 texts
   options: --shapes small,v3-small,0.5b,1.5b,v3  --texts N  --device cuda|cpu  --rounds 3
-           --peak-tflops T  --skip-oom  --oom-texts 192
+           --peak-tflops T  --skip-oom  --oom-texts 192  --stage
+
+On a lent GPU machine that reaches no registry (the ``device`` tool; its image has torch,
+transformers and sentence-transformers, not mteb, which nothing here needs):
+  here:   make gpu-kit     # bench_gpu.py --stage: both tokenizers under .cache/assets/
+  there:  PYTHONPATH=src python benchmarks/bench_gpu.py --texts 2000 --rounds 2
+          with carry [".cache/assets"] and a timeout of about 560 s.
+That is all three shapes and the out-of-memory case in one call: about 7 minutes, estimated from
+issue 11's H100 rates (three passes per configuration; batch 8 is the slowest row), not measured.
+The JSON is rewritten after every shape, also to $OUT/gpu.json when $OUT is set, so a call cut
+off by its time limit still brings back the shapes it finished.
 The model shapes, texts, timed configurations and output live beside this script in gpu_models.py,
 gpu_texts.py, gpu_configs.py and gpu_report.py (imported from the script's own folder, so it runs
 from any working directory). Writes .cache/bench/gpu.json. The CPU default takes about 2 minutes on
@@ -82,6 +92,7 @@ from gpu_configs import (
 )
 from gpu_models import (
     CODE_15B,
+    ROOT,
     SHAPES,
     Shape,
     build_qwen,
@@ -89,6 +100,7 @@ from gpu_models import (
     free_memory,
     non_embedding_parameters,
     shape_missing,
+    stage_tokenizers,
     sync_device,
 )
 from gpu_report import check_vectors, print_table
@@ -288,7 +300,16 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, help="peak TFLOP/s for MFU (overrides)")
     parser.add_argument("--skip-oom", action="store_true", help="skip the out-of-memory case")
     parser.add_argument("--oom-texts", type=int, default=192, help="texts of the OOM case")
+    parser.add_argument(
+        "--stage",
+        action="store_true",
+        help="only put both tokenizers under .cache/assets/ (to carry to a GPU machine), then exit",
+    )
     args = parser.parse_args()
+    if args.stage:
+        for folder in stage_tokenizers():
+            print(f"staged {folder.relative_to(ROOT)}")
+        return
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cuda = device.type == "cuda"
     names = (args.shapes or ("0.5b,1.5b,v3" if cuda else "small")).split(",")
@@ -345,6 +366,7 @@ def main() -> None:
             summary["shapes"][name] = run_shape(
                 shape, folder_for(shape), records, args, device, peak
             )
+            _write(summary)  # so far: a run cut off by a time limit keeps its finished shapes
         if not cuda:
             summary["oom"] = "skipped: the out-of-memory case needs a CUDA GPU"
         elif args.skip_oom:
@@ -359,10 +381,18 @@ def main() -> None:
         f"{summary['load_average_at_start'][0]:.1f} at start, "
         f"{summary['load_average_at_end'][0]:.1f} at end, {os.cpu_count()} CPUs"
     )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(summary, indent=2) + "\n")
+    _write(summary)
     print(f"→ {OUT}")
     check_vectors(summary)
+
+
+def _write(summary: dict[str, Any]) -> None:
+    """The summary as JSON at ``OUT``, and at $OUT/gpu.json when $OUT is set (the device tool's
+    folder of files that come back)."""
+    text = json.dumps(summary, indent=2) + "\n"
+    for path in [OUT] + ([Path(os.environ["OUT"], "gpu.json")] if os.environ.get("OUT") else []):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 def _versions() -> dict[str, str]:
