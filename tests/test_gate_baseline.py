@@ -1,7 +1,7 @@
-"""`embharness gate`: tolerance edges, missing cells, per-task tolerances, the version-2 baseline
-(per-item files beside the JSON), significance mode on synthetic per-item scores, version-1
-back-compat and one-line errors. Real model runs are in test_gate_broken_wrapper.py and
-test_gate_significance.py."""
+"""`embharness gate`: tolerance edges, missing cells, per-task tolerances, the version-3 baseline
+(per-item files beside the JSON, each cell's dataset revision), cells scored on other task data,
+significance mode on synthetic per-item scores, version-1 and -2 back-compat and one-line
+errors. Real model runs are in test_gate_broken_wrapper.py and test_gate_significance.py."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import click
+import mteb
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,6 +145,38 @@ def test_per_task_tolerances_yaml_and_json(tmp_path: Path, baseline: Path) -> No
         _gate(tmp_path / "d", baseline, BASE, tolerances_path=json_file)
 
 
+def test_cells_scored_on_other_task_data_say_so(tmp_path: Path, baseline: Path) -> None:
+    """A CosQA result on other data (say, the stdlib task under another Python) is still
+    judged; its note names both revisions, and a failure's summary names the fix."""
+    before = mteb.get_task("CosQA").metadata.revision
+    results = tmp_path / "now"
+    for name, now, code in (("drop", 0.59, 1), ("same", BASE, 0)):
+        write_result(
+            results / name, CODE_05B, "CosQA", {"test": {"default": now}},
+            dataset_revision="python-3.12.1",
+        )  # fmt: skip
+        write_result(results / name, CODE_05B, "AppsRetrieval", {"test": {"default": 0.8}})
+        lines: list[str] = []
+        assert run_gate(results / name, baseline, echo=lines.append, allow_missing=True) == code
+        note = _row("\n".join(lines))["note"]
+        assert note.startswith(f"task data differs (dataset revision {before} → python-3.12.1); ")
+        assert _row("\n".join(lines), "AppsRetrieval")["note"].startswith("no per-item")
+        summary = lines[-1]
+        assert ("scored on other task data" in summary) == bool(code), summary
+        assert ("fix: gate against a baseline written from the same data" in summary) == bool(code)
+
+
+def test_version_2_baselines_have_no_dataset_revision(tmp_path: Path, baseline: Path) -> None:
+    """A version-2 baseline (before dataset revisions) loads and gates; no data note."""
+    data = json.loads(baseline.read_text())
+    for cell in data["cells"]:
+        del cell["dataset_revision"]
+    baseline.write_text(json.dumps(data | {"version": 2}))
+    assert {c.dataset_revision for c in load_baseline(baseline).cells} == {None}
+    code, text = _gate(tmp_path, baseline, 0.59, allow_missing=True)
+    assert code == 1 and "task data differs" not in text and "other task data" not in text
+
+
 def test_new_cells_are_reported_and_pass() -> None:
     old = Cell(CODE_05B, REV, None, "CosQA", "test", "default", "ndcg_at_10", 0.5)
     new = Cell(CODE_05B, REV, None, "AppsRetrieval", "test", "default", "ndcg_at_10", 0.7)
@@ -156,8 +189,11 @@ def test_new_cells_are_reported_and_pass() -> None:
 
 def test_write_baseline_round_trip(tmp_path: Path, baseline: Path) -> None:
     data = json.loads(baseline.read_text())
-    assert data["format"] == FORMAT and data["version"] == 2
+    assert data["format"] == FORMAT and data["version"] == 3
     assert data["provenance"]["git_shas"] == ["abc1234"]
+    assert data["provenance"]["python_versions"] == ["3.11.7"]  # the one run with a record
+    revisions = {c["task"]: c["dataset_revision"] for c in data["cells"]}
+    assert revisions == {t: mteb.get_task(t).metadata.revision for t in ("CosQA", "AppsRetrieval")}
     assert {c["per_item"]["reason"] for c in data["cells"]} == {OLD_RUN}
     assert {c["per_item"]["file"] for c in data["cells"]} == {None}
     cells, provenance = read_baseline(baseline)
@@ -282,8 +318,8 @@ def test_bad_baselines_are_one_line_errors(tmp_path: Path) -> None:
     bad.write_text(json.dumps(v2_without_items))
     with pytest.raises(HarnessError, match="cell 0 is malformed"):
         read_baseline(bad)
-    bad.write_text(json.dumps(v2_without_items | {"version": 3}))
-    with pytest.raises(HarnessError, match="version 3; this embharness reads versions 1, 2"):
+    bad.write_text(json.dumps(v2_without_items | {"version": 4}))
+    with pytest.raises(HarnessError, match="version 4; this embharness reads versions 1, 2, 3"):
         read_baseline(bad)
 
 

@@ -113,8 +113,10 @@ def write_result(
     kwargs: dict[str, Any] | None = None,
     meta: ModelMeta | None = None,
     record: dict[str, Any] | None = None,
+    dataset_revision: str | None = None,
 ) -> Path:
-    """Write one TaskResult (+ model_meta.json, + run record) in the harness's layout."""
+    """Write one TaskResult (+ model_meta.json, + run record) in the harness's layout;
+    ``dataset_revision`` replaces the task's own."""
     folder = results / model.replace("/", "__") / revision
     meta = meta or simple_meta(model, revision, embed_dim, kwargs)
     if kwargs:
@@ -122,7 +124,10 @@ def write_result(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model_meta.json").write_text(json.dumps(meta.to_dict(), default=str))
     path = folder / f"{task}.json"
-    task_result(task, scores).to_disk(path)
+    result = task_result(task, scores)
+    if dataset_revision is not None:
+        result.dataset_revision = dataset_revision
+    result.to_disk(path)
     if record is not None:
         (folder / "_embharness").mkdir(exist_ok=True)
         (folder / "_embharness" / f"{task}.json").write_text(json.dumps(record))

@@ -16,7 +16,7 @@ from embharness.results.scoring import DEFAULT_TOLERANCE
     "--baseline",
     type=click.Path(path_type=Path, dir_okay=False),
     required=True,
-    help="Baseline JSON (see embharness.gate.baseline for the format, version 2).",
+    help="Baseline JSON (see embharness.gate.baseline for the format, version 3).",
 )
 @RESULTS_OPTION
 @click.option(
@@ -59,7 +59,7 @@ from embharness.results.scoring import DEFAULT_TOLERANCE
 @click.option(
     "--write-baseline",
     is_flag=True,
-    help="Create/refresh the baseline (version 2: JSON + per-item files in <stem>.items/).",
+    help="Create/refresh the baseline (version 3: JSON + per-item files in <stem>.items/).",
 )
 def gate(
     baseline: Path,

@@ -1,16 +1,16 @@
 """The gate's baseline file: every scored cell of a results folder, with provenance.
 
-Format, version 2 (JSON, plus one parquet file of per-item scores per cell beside it)::
+Format, version 3 (JSON, plus one parquet file of per-item scores per cell beside it)::
 
-    {"format": "embharness-gate-baseline", "version": 2,
+    {"format": "embharness-gate-baseline", "version": 3,
      "score_unit": "...",
      "items_folder": "offline.items",
      "provenance": {"created_at": "...", "created_by": "...", "results_dir": "...",
                     "embharness_version": "...", "git_shas": [...], "dirty": false,
-                    "mteb_versions": [...]},
+                    "mteb_versions": [...], "python_versions": [...]},
      "cells": [{"model": "org/name", "revision": "...", "experiment": null | "embed_dim_256",
                 "task": "...", "split": "test", "subset": "default",
-                "metric": "ndcg_at_10", "score": 0.61234,
+                "metric": "ndcg_at_10", "score": 0.61234, "dataset_revision": "...",
                 "per_item": {"file": "offline.items/<cell>.<sha256[:12]>.parquet",
                              "sha256": "...", "n_items": 164, "unit": "query",
                              "statistic": "mean", "reason": null}}, ...]}
@@ -19,10 +19,13 @@ Format, version 2 (JSON, plus one parquet file of per-item scores per cell besid
 ``per_item.file`` (relative to the baseline's folder) holds that split × subset's per-item
 scores (``PerItemScores.save``), so the significance gate never recomputes the baseline; it is
 null, with ``reason``, for a cell without per-item scores. Files are named by their content's
-hash and checked against ``sha256`` on load (``gate.baseline_items``).
+hash and checked against ``sha256`` on load (``gate.baseline_items``). ``dataset_revision`` is
+the task data's revision as mteb recorded it, so the gate can say when a cell was scored on other
+data (the stdlib task's data is the interpreter's standard library: ``python-3.11.7``).
 
-Version 1 is the same without ``items_folder`` and ``per_item``: it still loads (every cell
-then has no per-item scores) and gates in tolerance mode.
+Version 2 is the same without ``dataset_revision`` and ``python_versions`` (read as unknown).
+Version 1 is also without ``items_folder`` and ``per_item``: it still loads (every cell then has
+no per-item scores) and gates in tolerance mode.
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ from embharness.results.paired import ItemsRef, ScoredCell, cells_of_runs
 from embharness.results.runs import Run, load_runs, record_value
 
 FORMAT = "embharness-gate-baseline"
-VERSION = 2
-VERSIONS = (1, 2)
+VERSION = 3
+VERSIONS = (1, 2, 3)
 SCORE_UNIT = "main score as a 0-1 fraction; gate tolerances are in points (x100)"
 KEY_FIELDS = ("model", "revision", "experiment", "task", "split", "subset")
 V1_REASON = "version-1 baseline"
@@ -75,16 +78,25 @@ def _provenance(runs: list[Run], results_dir: Path) -> dict[str, Any]:
         "git_shas": sorted({s for r in records if (s := record_value(r, "git", "sha"))}),
         "dirty": True if True in dirty else (None if None in dirty else False),
         "mteb_versions": sorted({v for r in records if (v := record_value(r, "versions", "mteb"))}),
+        "python_versions": sorted(
+            {v for r in records if (v := record_value(r, "versions", "python"))}
+        ),
     }
 
 
 def _entry(cell: Cell, per_item: dict[str, Any]) -> dict[str, Any]:
     fields = {name: getattr(cell, name) for name in KEY_FIELDS}
-    return {**fields, "metric": cell.metric, "score": cell.score, "per_item": per_item}
+    return {
+        **fields,
+        "metric": cell.metric,
+        "score": cell.score,
+        "dataset_revision": cell.dataset_revision,
+        "per_item": per_item,
+    }
 
 
 def write_baseline(results_dir: Path, baseline_path: Path) -> int:
-    """(Re)write ``baseline_path`` (version 2) and its items folder from ``results_dir``.
+    """(Re)write ``baseline_path`` (version 3) and its items folder from ``results_dir``.
 
     Item files are written first under content-hash names, then the JSON atomically, then files
     no longer named by it are removed: a reader sees the old baseline or the new one, whole.
@@ -138,7 +150,15 @@ def _cell_from(entry: Any, path: Path, index: int, version: int) -> Cell:
         fields = {name: entry[name] for name in KEY_FIELDS}
         items, reason = _items_of(entry, version, path.parent)
         metric = str(entry.get("metric", "main_score"))
-        return Cell(**fields, metric=metric, score=float(score), items=items, reason=reason)
+        revision = entry.get("dataset_revision")
+        return Cell(
+            **fields,
+            metric=metric,
+            score=float(score),
+            items=items,
+            reason=reason,
+            dataset_revision=None if revision is None else str(revision),
+        )
     except (KeyError, TypeError) as exc:
         raise _malformed(path, index, exc) from exc
 

@@ -14,6 +14,10 @@ Modes (the verdict of a cell present on both sides):
 
 A baseline cell absent from the results is *missing* (fails unless ``allow_missing``); a
 result absent from the baseline is *new* (informational).
+
+A cell whose task data changed (both sides name a dataset revision, and they differ: the stdlib
+task's is the Python version) is still judged, and its note says so; when such a cell fails,
+the summary line names the fix (a baseline written from the same data).
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class GateRow:
     p_holm: float | None = None
     note: str = ""
     method: str = ""  # the bootstrap interval's method (BCa or percentile), "" without a test
+    data_change: str = ""  # "A → B" where the two sides' task data (dataset revision) differ
 
 
 def check_mode(mode: str) -> str:
@@ -141,6 +146,12 @@ def _note(paired: PairedRow, tolerance: float, options: GateOptions) -> str:
     return ""
 
 
+def data_change(base: Cell, now: Cell) -> str:
+    """``"A → B"`` where both cells name their task data's revision and the two differ."""
+    before, after = base.dataset_revision, now.dataset_revision
+    return "" if before is None or after is None or before == after else f"{before} → {after}"
+
+
 def _judge(paired: PairedRow, options: GateOptions) -> GateRow:
     base, now = paired.a, paired.b
     assert base is not None and now is not None and paired.delta is not None
@@ -149,10 +160,13 @@ def _judge(paired: PairedRow, options: GateOptions) -> GateRow:
         verdict = _by_significance(paired.delta, tol, paired, options.alpha)
     else:
         verdict = _by_tolerance(paired.delta, tol)
+    changed = data_change(base, now)
+    notes = [f"task data differs (dataset revision {changed})"] if changed else []
+    notes += [note] if (note := _note(paired, tol, options)) else []
     return GateRow(
         base, points(base.score), points(now.score), paired.delta, tol, verdict,
-        paired.ci, paired.p, paired.p_holm, _note(paired, tol, options),
-        paired.test.delta.method if paired.test else "",
+        paired.ci, paired.p, paired.p_holm, "; ".join(notes),
+        paired.test.delta.method if paired.test else "", changed,
     )  # fmt: skip
 
 
@@ -237,7 +251,15 @@ def summary(rows: list[GateRow], code: int, options: GateOptions) -> str:
             f"significance mode: a drop fails when it exceeds {options.tolerance:g} points and "
             f"its Holm-adjusted p ≤ {options.alpha:g}"
         )
-    return f"gate: {'FAIL' if code else 'PASS'} — {parts or 'no cells'} ({rule})"
+    line = f"gate: {'FAIL' if code else 'PASS'} — {parts or 'no cells'} ({rule})"
+    changed = sum(r.verdict == REGRESSED and bool(r.data_change) for r in rows)
+    if changed:
+        line += (
+            f"; {changed} regressed cell(s) were scored on other task data than the baseline "
+            "(see their notes) — fix: gate against a baseline written from the same data "
+            "(`embharness gate --write-baseline`; the offline suite keeps one per Python version)"
+        )
+    return line
 
 
 def run_gate(

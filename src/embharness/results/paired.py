@@ -115,6 +115,8 @@ class ScoredCell:
     items: ItemsRef | None = field(default=None, compare=False, repr=False)
     reason: str = field(default="", compare=False)
     max_samples: int | None = field(default=None, compare=False)
+    # The task data's revision as mteb records it (the stdlib task's is the Python version)
+    dataset_revision: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> Key:
@@ -144,6 +146,7 @@ def run_cells(run: Run) -> list[ScoredCell]:
             items=ItemsRef(run.items_path, split, subset) if has_items else None,
             reason=reason,
             max_samples=run.max_samples,
+            dataset_revision=run.result.dataset_revision,
         )
         for split, subset, score in run.cells()
     ]
