@@ -3,6 +3,7 @@ gate modes, and the intact wrapper passes both."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from embharness.run.sweep import load_sweep
 from embharness.specs.registry import get_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "results" / "baselines" / "offline.json"
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"  # a baseline per Python (stdlib task)
+BASELINE = ROOT / "results" / "baselines" / f"offline-py{PYTHON}.json"
 TASK = "HumanEvalRetrievalOffline"
 RESAMPLES = 2000  # plenty for 2 cells: Holm's smallest reachable p is 2 × 2 / 2001
 
