@@ -109,6 +109,27 @@ def test_two_variants_pair_by_task(results: Path) -> None:
     ]
 
 
+def test_cells_on_other_task_data_are_noted(results: Path, tmp_path: Path) -> None:
+    """B's CosQA was scored on other data (another dataset revision): the note says so, the
+    HumanEval cells (same data) keep their notes, and the CSV carries the same note."""
+    other = tmp_path / "other"
+    shutil.copytree(results, other)
+    path = _folder(other, None) / "CosQA.json"
+    data = json.loads(path.read_text())
+    before, data["dataset_revision"] = data["dataset_revision"], "other-data"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    args = ["diff", str(results), str(other), "--out", str(out), "--resamples", str(RESAMPLES)]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    notes = pd.read_csv(out / "diff.csv").set_index(["task", "a_experiment"])["note"]
+    changed = f"task data differs (dataset revision {before} → other-data)"
+    assert notes["CosQA", "default"] == f"{changed}; no per-item scores in A: {OLD_RUN}"
+    assert notes["CosQA", "embed_dim_256"] == f"no per-item scores in A: {OLD_RUN}"
+    assert notes[TASK].isna().all()  # same data, tested: no note
+    assert changed in run.output
+
+
 def test_default_folder_selectors_and_only_one_side(results: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     shutil.copytree(results, other)

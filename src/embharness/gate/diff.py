@@ -87,7 +87,7 @@ def _csv_row(row: PairedRow) -> dict[str, object]:
         "a_score": _round(points(a.score)), "b_score": _round(points(b.score)),
         "delta": row.delta, "ci_low": _round(ci[0]) if ci else None,
         "ci_high": _round(ci[1]) if ci else None,
-        "p": row.p, "p_holm": row.p_holm, "verdict": row.verdict, "note": row.note,
+        "p": row.p, "p_holm": row.p_holm, "verdict": row.verdict, "note": row.noted,
     }  # fmt: skip
 
 
@@ -111,7 +111,7 @@ def _display(row: PairedRow, pinned: bool) -> tuple[str, ...]:
     return (
         *variant, a.task, a.split, a.subset, items, fmt_points(points(a.score)),
         fmt_points(points(b.score)), fmt_delta(row.delta), fmt_ci_points(row.ci), fmt_p(row.p),
-        fmt_p(row.p_holm), row.verdict, row.note,
+        fmt_p(row.p_holm), row.verdict, row.noted,
     )  # fmt: skip
 
 

@@ -146,12 +146,6 @@ def _note(paired: PairedRow, tolerance: float, options: GateOptions) -> str:
     return ""
 
 
-def data_change(base: Cell, now: Cell) -> str:
-    """``"A → B"`` where both cells name their task data's revision and the two differ."""
-    before, after = base.dataset_revision, now.dataset_revision
-    return "" if before is None or after is None or before == after else f"{before} → {after}"
-
-
 def _judge(paired: PairedRow, options: GateOptions) -> GateRow:
     base, now = paired.a, paired.b
     assert base is not None and now is not None and paired.delta is not None
@@ -160,13 +154,11 @@ def _judge(paired: PairedRow, options: GateOptions) -> GateRow:
         verdict = _by_significance(paired.delta, tol, paired, options.alpha)
     else:
         verdict = _by_tolerance(paired.delta, tol)
-    changed = data_change(base, now)
-    notes = [f"task data differs (dataset revision {changed})"] if changed else []
-    notes += [note] if (note := _note(paired, tol, options)) else []
+    note = replace(paired, note=_note(paired, tol, options)).noted
     return GateRow(
         base, points(base.score), points(now.score), paired.delta, tol, verdict,
-        paired.ci, paired.p, paired.p_holm, "; ".join(notes),
-        paired.test.delta.method if paired.test else "", changed,
+        paired.ci, paired.p, paired.p_holm, note,
+        paired.test.delta.method if paired.test else "", paired.data_change,
     )  # fmt: skip
 
 

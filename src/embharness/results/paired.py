@@ -170,6 +170,13 @@ class PairedRow:
     p_holm: float | None
     verdict: str
     note: str = ""
+    data_change: str = ""  # "A → B" where the two cells' task data (dataset revision) differ
+
+    @property
+    def noted(self) -> str:
+        """The note, after a word on changed task data where the two sides' differ."""
+        changed = f"task data differs (dataset revision {self.data_change})"
+        return "; ".join(n for n in (changed if self.data_change else "", self.note) if n)
 
     @property
     def cell(self) -> ScoredCell:
@@ -237,13 +244,19 @@ def _test(
         return None, NOT_PAIRED, exc.problem
 
 
+def data_change(a: ScoredCell, b: ScoredCell) -> str:
+    """``"A → B"`` where both cells name their task data's revision and the two differ."""
+    before, after = a.dataset_revision, b.dataset_revision
+    return "" if before is None or after is None or before == after else f"{before} → {after}"
+
+
 def _row(pair: Pair, loader: _Loader, n_resamples: int, names: tuple[str, str]) -> PairedRow:
     key, a, b = pair
     if a is None or b is None:
         return PairedRow(key, a, b, None, None, None, ONLY_B if a is None else ONLY_A)
     delta = delta_points(points(b.score), points(a.score))
     test, verdict, note = _test(a, b, loader, n_resamples, names)
-    return PairedRow(key, a, b, delta, test, None, verdict, note)
+    return PairedRow(key, a, b, delta, test, None, verdict, note, data_change(a, b))
 
 
 def _judged(row: PairedRow, p_holm: float, alpha: float) -> PairedRow:
