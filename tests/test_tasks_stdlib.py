@@ -82,10 +82,14 @@ def test_known_function_against_inspect(records) -> None:
 
 
 def test_method_keeps_decorators(records) -> None:
-    """pathlib.Path.cwd is a @classmethod: the decorator stays in the document."""
-    record = next(r for r in records if r.key == "stdlib:pathlib:Path.cwd")
-    assert record.document.splitlines()[0] == "@classmethod"
-    assert record.document.splitlines()[1].startswith("def cwd(cls)")
+    """Decorators stay in the document, stacked ones too (methods chosen to exist, decorated
+    alike, on Python 3.11 to 3.13: 3.13 moved pathlib.Path into a private module)."""
+    by_key = {r.key: r for r in records}
+    lines = by_key["stdlib:fractions:Fraction.from_float"].document.splitlines()
+    assert lines[:2] == ["@classmethod", "def from_float(cls, f):"]
+    lines = by_key["stdlib:ipaddress:IPv4Address.is_private"].document.splitlines()
+    assert lines[:2] == ["@property", "@functools.lru_cache()"]
+    assert lines[2].startswith("def is_private(self)")
 
 
 def test_first_paragraph_and_docstring_removal_on_a_snippet() -> None:
