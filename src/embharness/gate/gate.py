@@ -38,6 +38,7 @@ from embharness.results.paired import (
     PairedRow,
     check_alpha,
     compare_pairs,
+    data_noted,
     fmt_ci_points,
     fmt_p,
     method_phrase,
@@ -154,7 +155,7 @@ def _judge(paired: PairedRow, options: GateOptions) -> GateRow:
         verdict = _by_significance(paired.delta, tol, paired, options.alpha)
     else:
         verdict = _by_tolerance(paired.delta, tol)
-    note = replace(paired, note=_note(paired, tol, options)).noted
+    note = data_noted(paired.data_change, _note(paired, tol, options))
     return GateRow(
         base, points(base.score), points(now.score), paired.delta, tol, verdict,
         paired.ci, paired.p, paired.p_holm, note,

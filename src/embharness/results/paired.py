@@ -175,8 +175,7 @@ class PairedRow:
     @property
     def noted(self) -> str:
         """The note, after a word on changed task data where the two sides' differ."""
-        changed = f"task data differs (dataset revision {self.data_change})"
-        return "; ".join(n for n in (changed if self.data_change else "", self.note) if n)
+        return data_noted(self.data_change, self.note)
 
     @property
     def cell(self) -> ScoredCell:
@@ -248,6 +247,12 @@ def data_change(a: ScoredCell, b: ScoredCell) -> str:
     """``"A → B"`` where both cells name their task data's revision and the two differ."""
     before, after = a.dataset_revision, b.dataset_revision
     return "" if before is None or after is None or before == after else f"{before} → {after}"
+
+
+def data_noted(change: str, note: str) -> str:
+    """``note`` after a word on changed task data (``change``: ``data_change``'s "A → B")."""
+    changed = f"task data differs (dataset revision {change})" if change else ""
+    return "; ".join(part for part in (changed, note) if part)
 
 
 def _row(pair: Pair, loader: _Loader, n_resamples: int, names: tuple[str, str]) -> PairedRow:
